@@ -1,0 +1,156 @@
+/**
+ * The one tfjs engine every TIDE package runs on.
+ *
+ * `initEngine()` picks the backend: `webgl` in a browser (only with float32 render targets — silent
+ * fp16 is a known tfjs trap), `wasm` in Node, `cpu` as the fallback everywhere. An explicit choice of a
+ * backend that is not available throws a {@link BackendError} listing the ones that are.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import '@tensorflow/tfjs-backend-webgl';
+import { BackendError, describeValue } from './errors.js';
+
+/** The backends TIDE knows, fastest first. */
+export const BACKEND_NAMES = ['webgl', 'wasm', 'cpu'] as const;
+/** A tfjs backend TIDE can run on. */
+export type BackendName = (typeof BACKEND_NAMES)[number];
+/** Where the code runs. */
+export type RuntimeEnvironment = 'browser' | 'node';
+
+/** How to choose the engine. */
+export interface EngineOptions {
+  /** A backend name, or `'auto'` (default) for the fastest one that works here. */
+  readonly backend?: BackendName | 'auto';
+  /**
+   * Accept a WebGL context without float32 render targets (results then carry fp16 error, ~1e-3).
+   * Off by default: such a context is refused explicitly and skipped in `'auto'`.
+   */
+  readonly allowHalfPrecision?: boolean;
+}
+
+/** What {@link initEngine} chose, and why. */
+export interface EngineInfo {
+  /** The active backend. */
+  readonly backend: BackendName;
+  readonly environment: RuntimeEnvironment;
+  /** True when the backend computes in float32 (false only for WebGL with `allowHalfPrecision`). */
+  readonly float32: boolean;
+  /** Backends tried before the chosen one, with the reason each was passed over. */
+  readonly skipped: readonly { readonly backend: BackendName; readonly reason: string }[];
+}
+
+let current: EngineInfo | undefined;
+
+/** `'browser'` when a DOM is present (main thread or worker), else `'node'`. */
+export function runtimeEnvironment(): RuntimeEnvironment {
+  const g = globalThis as { document?: unknown; importScripts?: unknown; process?: { versions?: { node?: string } } };
+  if (g.document !== undefined || typeof g.importScripts === 'function') return 'browser';
+  return g.process?.versions?.node !== undefined ? 'node' : 'browser';
+}
+
+/** The backends registered in this environment, in order of preference. */
+export function registeredBackends(): BackendName[] {
+  const order: readonly BackendName[] = runtimeEnvironment() === 'browser' ? BACKEND_NAMES : ['wasm', 'cpu'];
+  return order.filter((name) => tf.findBackendFactory(name) !== null);
+}
+
+function isBackendName(value: unknown): value is BackendName {
+  return typeof value === 'string' && (BACKEND_NAMES as readonly string[]).includes(value);
+}
+
+/** Tries to activate one backend; returns the reason on failure, `undefined` on success. */
+async function tryActivate(name: BackendName, allowHalfPrecision: boolean): Promise<{ reason?: string; float32: boolean }> {
+  let ok: boolean;
+  try {
+    ok = await tf.setBackend(name);
+    await tf.ready();
+  } catch (error) {
+    return { reason: `initialisation threw: ${(error as Error).message ?? String(error)}`, float32: false };
+  }
+  if (!ok || tf.getBackend() !== name) return { reason: 'tfjs could not initialise it', float32: false };
+  if (name === 'webgl') {
+    // Without float32 render targets tfjs silently computes in fp16.
+    tf.env().set('WEBGL_CPU_FORWARD', false);
+    const float32 = tf.env().getBool('WEBGL_RENDER_FLOAT32_ENABLED');
+    if (!float32) {
+      if (!allowHalfPrecision) {
+        return { reason: 'this WebGL context cannot render to float32 textures (results would be fp16)', float32 };
+      }
+      console.warn(
+        '[@tide/backend] WARNING: WebGL runs WITHOUT float32 render targets; every result carries fp16 error (~1e-3).',
+      );
+    }
+    return { float32 };
+  }
+  return { float32: true };
+}
+
+/**
+ * Gets the engine ready and says which backend it chose.
+ *
+ * - `backend: 'auto'` (default): browser → webgl (float32 only), then wasm, then cpu; Node → wasm, then cpu.
+ * - `backend: name`: exactly that backend, or a {@link BackendError} that lists the available ones.
+ *
+ * Safe to call again: it switches the active backend.
+ */
+export async function initEngine(options: EngineOptions = {}): Promise<EngineInfo> {
+  const requested = options.backend ?? 'auto';
+  const allowHalf = options.allowHalfPrecision ?? false;
+  const available = registeredBackends();
+  if (requested !== 'auto' && !isBackendName(requested)) {
+    throw new BackendError('initEngine: backend', {
+      expected: `one of 'auto', ${BACKEND_NAMES.map((b) => `'${b}'`).join(', ')}`,
+      received: describeValue(requested),
+      fix: `pass one of the backends available here: ${available.join(', ')}`,
+    });
+  }
+  if (!tf.env().getBool('PROD')) tf.env().set('PROD', true);
+  const environment = runtimeEnvironment();
+  const candidates = requested === 'auto' ? available : [requested];
+  if (requested !== 'auto' && !available.includes(requested)) {
+    throw new BackendError('initEngine: backend', {
+      expected: `a backend registered in this ${environment} environment (${available.join(', ')})`,
+      received: `'${requested}'`,
+      fix:
+        requested === 'webgl'
+          ? 'WebGL exists only in a browser; use wasm or cpu in Node'
+          : `choose one of: ${available.join(', ')}`,
+    });
+  }
+  const skipped: { backend: BackendName; reason: string }[] = [];
+  for (const name of candidates) {
+    const result = await tryActivate(name, allowHalf);
+    if (result.reason === undefined) {
+      current = { backend: name, environment, float32: result.float32, skipped };
+      return current;
+    }
+    skipped.push({ backend: name, reason: result.reason });
+  }
+  throw new BackendError('initEngine', {
+    expected: requested === 'auto' ? 'at least one working backend' : `backend '${requested}' to initialise`,
+    received: skipped.map((s) => `${s.backend}: ${s.reason}`).join('; '),
+    fix:
+      requested === 'auto'
+        ? 'check that @tensorflow/tfjs-backend-wasm is installed, or pass backend: "cpu"'
+        : `use another backend (${available.filter((b) => b !== requested).join(', ')})`,
+  });
+}
+
+/** The engine chosen by the last {@link initEngine} call, if any. */
+export function engineInfo(): EngineInfo | undefined {
+  return current !== undefined && tf.getBackend() === current.backend ? current : undefined;
+}
+
+/** The active tfjs backend's name; throws a {@link BackendError} when no TIDE backend is active. */
+export function activeBackend(): BackendName {
+  const name = tf.getBackend();
+  if (!isBackendName(name)) {
+    throw new BackendError('activeBackend', {
+      expected: 'an active TIDE backend',
+      received: describeValue(name),
+      fix: 'await initEngine() before running operators',
+    });
+  }
+  return name;
+}

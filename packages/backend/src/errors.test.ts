@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { BackendError, TideError, describeValue, formatShape, invariant } from './errors.js';
+
+describe('TideError', () => {
+  it('formats subject, expected, received and fix, and keeps them as fields', () => {
+    const e = new BackendError('initEngine: backend', { expected: 'wasm', received: '"gpu"', fix: 'use wasm' });
+    expect(e.message).toBe('initEngine: backend: expected wasm, received "gpu". Fix: use wasm');
+    expect(e.name).toBe('BackendError');
+    expect(e).toBeInstanceOf(TideError);
+    expect(e).toBeInstanceOf(Error);
+    expect([e.subject, e.expected, e.received, e.fix]).toEqual(['initEngine: backend', 'wasm', '"gpu"', 'use wasm']);
+  });
+
+  it('describes values briefly and safely', () => {
+    expect(describeValue(NaN)).toBe('NaN');
+    expect(describeValue(undefined)).toBe('undefined');
+    expect(describeValue([1, 2])).toBe('an array of length 2');
+    expect(describeValue(new Float32Array(3))).toBe('a Float32Array of length 3');
+    expect(describeValue({ shape: [2, 3] })).toBe('a tensor of shape [2, 3]');
+    expect(describeValue('x'.repeat(100))).toHaveLength(62);
+    expect(formatShape([1, 2, 3])).toBe('[1, 2, 3]');
+  });
+
+  it('invariant builds the error lazily', () => {
+    let built = 0;
+    const make = () => {
+      built++;
+      return new Error('no');
+    };
+    invariant(true, make);
+    expect(built).toBe(0);
+    expect(() => invariant(false, make)).toThrow('no');
+    expect(built).toBe(1);
+  });
+});

@@ -1,0 +1,20 @@
+/**
+ * `@tide/backend`: the one shared tfjs engine of TIDE.
+ *
+ * Everything numeric in TIDE runs through the `tf` namespace re-exported here, so that a program holds
+ * exactly one copy of `@tensorflow/tfjs-core` (its kernel registry is global).
+ *
+ * @packageDocumentation
+ */
+export * as tf from '@tensorflow/tfjs-core';
+export { TideError, BackendError, formatShape, describeValue, invariant } from './errors.js';
+export type { TideErrorDetails } from './errors.js';
+export {
+  BACKEND_NAMES,
+  initEngine,
+  engineInfo,
+  activeBackend,
+  registeredBackends,
+  runtimeEnvironment,
+} from './engine.js';
+export type { BackendName, EngineInfo, EngineOptions, RuntimeEnvironment } from './engine.js';

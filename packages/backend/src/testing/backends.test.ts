@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
+import { describeEachBackend, testBackends } from './backends.js';
+
+describe('testBackends', () => {
+  it('lists cpu and wasm in Node', () => {
+    expect(testBackends()).toEqual(['cpu', 'wasm']);
+  });
+});
+
+const seen: string[] = [];
+describeEachBackend('describeEachBackend', (backend) => {
+  it('activates the backend inside the block', () => {
+    expect(tf.getBackend()).toBe(backend);
+    seen.push(backend);
+  });
+});
+
+describe('describeEachBackend coverage', () => {
+  it('ran on each test backend', () => {
+    expect(seen).toEqual(testBackends());
+  });
+});

@@ -1,0 +1,14 @@
+/**
+ * `@tide/backend/testing`: helpers every TIDE package's tests use.
+ *
+ * - {@link closeness} / {@link expectClose}: `atol + rtol·|expected|`, NaN and ±Inf compared exactly, worst index reported.
+ * - {@link expectTensorCount} / {@link expectNoLeaks}: exact counts of surviving tensors.
+ * - {@link describeEachBackend}: a test body on each backend of this environment.
+ *
+ * @packageDocumentation
+ */
+export { closeness, expectClose } from './close.js';
+export type { ClosenessReport, Numeric, Tolerance } from './close.js';
+export { expectTensorCount, expectNoLeaks } from './leaks.js';
+export { testBackends, useBackend, describeEachBackend } from './backends.js';
+export { convergenceOrder } from './order.js';

@@ -1,0 +1,22 @@
+/**
+ * `@tide/domain`: domains, grids, quadrature rules, discrete fields, resampling, causal sub-domains and
+ * the operator contract of TIDE (paper §2–§3, SPEC §2).
+ *
+ * @packageDocumentation
+ */
+export { ShapeError, DomainError } from './errors.js';
+export { interval, rectangle } from './interval.js';
+export type { Interval, Rectangle, Domain } from './interval.js';
+export { makeGrid, customGrid, integrate } from './grid.js';
+export type { Grid, QuadratureRuleName } from './grid.js';
+export { midpointRule, tokenGrid, featureGrid } from './midpoint.js';
+export { trapezoidRule } from './trapezoid.js';
+export { gaussLegendreRule } from './gauss-legendre.js';
+export { productGrid } from './product-grid.js';
+export { Field, field } from './field.js';
+export type { FieldOptions } from './field.js';
+export { interpolationMatrix, restrictionMatrix, resampleTokens, resampleFeatures } from './resample.js';
+export type { InterpolationOrder } from './resample.js';
+export { causalSubdomain } from './causal.js';
+export type { CausalSubdomain } from './causal.js';
+export type { VectorField, Projection, PointwiseStep, Operator, HasParameters } from './operator.js';
