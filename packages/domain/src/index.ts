@@ -20,3 +20,7 @@ export type { InterpolationOrder } from './resample.js';
 export { causalSubdomain } from './causal.js';
 export type { CausalSubdomain } from './causal.js';
 export type { VectorField, Projection, PointwiseStep, Operator, HasParameters } from './operator.js';
+
+// The engine, re-exported so that a user of this package alone can start it and build tensors.
+export { tf, initEngine, engineInfo, TideError, BackendError } from '@tide/backend';
+export type { BackendName, EngineInfo, EngineOptions } from '@tide/backend';

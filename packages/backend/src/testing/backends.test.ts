@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
+import { runtimeEnvironment } from '../engine.js';
 import { describeEachBackend, testBackends } from './backends.js';
 
 describe('testBackends', () => {
-  it('lists cpu and wasm in Node', () => {
-    expect(testBackends()).toEqual(['cpu', 'wasm']);
+  it('lists cpu and wasm in Node, webgl in a browser', () => {
+    expect(testBackends()).toEqual(runtimeEnvironment() === 'node' ? ['cpu', 'wasm'] : ['webgl']);
   });
 });
 

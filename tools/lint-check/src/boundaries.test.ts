@@ -1,0 +1,41 @@
+// The layer rule (SPEC §3) is enforced by lint: imports may only point down the package table.
+// Each case lints a probe file placed (virtually) inside a package with the workspace's ESLint config
+// and nx's project graph, exactly as `nx lint` does.
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ESLint } from 'eslint';
+import { createProjectGraphAsync } from '@nx/devkit';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+let eslint: ESLint;
+
+beforeAll(async () => {
+  await createProjectGraphAsync({ exitOnError: false }); // the rule reads the cached graph
+  eslint = new ESLint({ cwd: root });
+}, 180_000);
+
+async function boundaryMessages(pkg: string, source: string): Promise<string[]> {
+  const [result] = await eslint.lintText(source, { filePath: join(root, 'packages', pkg, 'src', '__layer_probe__.ts') });
+  return result!.messages.filter((m) => m.ruleId === '@nx/enforce-module-boundaries').map((m) => m.message);
+}
+
+describe('module boundaries', () => {
+  it('an upward import (backend → domain) fails lint', async () => {
+    // domain already depends on backend, so nx reports the cycle; either way lint fails.
+    const messages = await boundaryMessages('backend', "import { tokenGrid } from '@tide/domain';\nexport const g = tokenGrid(2);\n");
+    expect(messages).toHaveLength(1);
+    expect(messages[0]).toMatch(/Circular dependency between "@tide\/backend" and "@tide\/domain"|layer:backend/);
+  });
+
+  it('an import outside the allowed layers fails on the layer tags even without a cycle', async () => {
+    const messages = await boundaryMessages('domain', "export { toolsLayerProbe } from '@tide/tools-lint-check';\n");
+    expect(messages).toHaveLength(1);
+    expect(messages[0]).toMatch(/A project tagged with "layer:domain" can only depend on libs tagged with "layer:backend"/);
+  });
+
+  it('a downward import (domain → backend) passes', async () => {
+    const messages = await boundaryMessages('domain', "import { tf } from '@tide/backend';\nexport const x = tf.scalar(1);\n");
+    expect(messages).toEqual([]);
+  });
+});

@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+// The package check: how users meet TIDE, one package at a time.
+// 1. `npm pack` every publishable package (packages/*, built first by `npm run check:packages`);
+// 2. publint and @arethetypeswrong/cli on each tarball;
+// 3. install the tarballs into a fresh project outside the workspace, compile a TypeScript program that
+//    imports @tide/domain alone (tsc, nodenext) and run it with node.
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '../..');
+const bin = (name) => join(root, 'node_modules', '.bin', name);
+const run = (cmd, args, cwd) => execFileSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+
+const work = mkdtempSync(join(tmpdir(), 'tide-package-check-'));
+const tarballs = join(work, 'tarballs');
+mkdirSync(tarballs);
+let failed = false;
+try {
+  const packages = readdirSync(join(root, 'packages'))
+    .map((dir) => join(root, 'packages', dir))
+    .filter((dir) => !JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).private);
+  const packed = {};
+  for (const dir of packages) {
+    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+    const out = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', tarballs], dir));
+    const file = join(tarballs, out[0].filename);
+    packed[pkg.name] = file;
+    const files = out[0].files.map((f) => f.path);
+    if (!files.includes('dist/index.js') || !files.includes('dist/index.d.ts')) {
+      throw new Error(`${pkg.name}: the tarball lacks dist/index.js or dist/index.d.ts (run the build first)`);
+    }
+    if (files.some((f) => f.includes('.test.'))) throw new Error(`${pkg.name}: the tarball ships test files`);
+    console.log(`packed ${pkg.name}@${pkg.version}: ${files.length} files, ${(out[0].size / 1024).toFixed(1)} KiB`);
+    run(bin('publint'), ['run', dir, '--strict', '--pack', 'npm'], root);
+    console.log(`  publint: ok`);
+    run(bin('attw'), [file, '--profile', 'esm-only', '--format', 'ascii'], root);
+    console.log(`  attw (esm-only profile): ok`);
+  }
+
+  // A fresh project outside the workspace, as a user has it.
+  const app = join(work, 'app');
+  mkdirSync(app);
+  const deps = Object.fromEntries(Object.entries(packed).map(([name, file]) => [name, `file:${file}`]));
+  writeFileSync(
+    join(app, 'package.json'),
+    JSON.stringify({ name: 'tide-consumer', private: true, type: 'module', dependencies: { '@tide/domain': deps['@tide/domain'] }, overrides: deps }, null, 2),
+  );
+  writeFileSync(
+    join(app, 'tsconfig.json'),
+    JSON.stringify({ compilerOptions: { target: 'es2022', module: 'nodenext', moduleResolution: 'nodenext', strict: true, skipLibCheck: true, lib: ['es2022', 'dom'], types: [], outDir: 'out' }, files: ['main.ts'] }, null, 2),
+  );
+  cpSync(join(here, 'consumer.ts'), join(app, 'main.ts'));
+  run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], app);
+  const installed = readdirSync(join(app, 'node_modules', '@tide'));
+  console.log(`installed into ${app}: @tide/${installed.join(', @tide/')}`);
+  run(bin('tsc'), ['-p', 'tsconfig.json'], app);
+  console.log('  tsc (nodenext, strict): ok');
+  process.stdout.write(`  node: ${run('node', ['out/main.js'], app)}`);
+  console.log('package check passed');
+} catch (error) {
+  failed = true;
+  console.error(`package check FAILED: ${error.stdout ?? ''}${error.message}`);
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,49 @@
+// The browser lane: the packages' tests in Debian's headless Chromium (vitest browser mode) on the
+// webgl backend (SwiftShader here: a correctness check, not a speed measurement). See PLATFORM.md.
+import { defaultClientConditions } from 'vite';
+import { defineConfig } from 'vitest/config';
+import { playwright } from '@vitest/browser-playwright';
+
+const executablePath = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+const lanePackages = process.env['TIDE_BROWSER_PACKAGES'] ?? 'backend,domain,attention,normalization,feedforward';
+
+export default defineConfig({
+  resolve: { conditions: ['@tide/source', ...defaultClientConditions] },
+  optimizeDeps: {
+    include: [
+      '@tensorflow/tfjs-core',
+      '@tensorflow/tfjs-backend-cpu',
+      '@tensorflow/tfjs-backend-webgl',
+      '@tensorflow/tfjs-backend-wasm',
+    ],
+  },
+  test: {
+    include: lanePackages.split(',').map((p) => `packages/${p.trim()}/src/**/*.test.ts`),
+    exclude: ['**/*.node.test.ts', '**/node_modules/**', '**/dist/**'],
+    setupFiles: ['./vitest.setup.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    fileParallelism: false,
+    browser: {
+      enabled: true,
+      headless: true,
+      screenshotFailures: false,
+      provider: playwright({
+        launchOptions: {
+          executablePath,
+          args: [
+            '--no-sandbox',
+            '--disable-quic',
+            '--no-first-run',
+            '--disable-background-networking',
+            '--disable-component-update',
+            '--disable-sync',
+            '--use-angle=swiftshader',
+            '--enable-unsafe-swiftshader',
+          ],
+        },
+      }),
+      instances: [{ browser: 'chromium' }],
+    },
+  },
+});
