@@ -11,6 +11,7 @@ export default defineConfig({
   resolve: { conditions: ['@tide/source', ...defaultClientConditions] },
   optimizeDeps: {
     include: [
+      '@tensorflow/tfjs',
       '@tensorflow/tfjs-core',
       '@tensorflow/tfjs-backend-cpu',
       '@tensorflow/tfjs-backend-webgl',

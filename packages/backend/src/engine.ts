@@ -6,6 +6,10 @@
  * backend that is not available throws a {@link BackendError} listing the ones that are.
  */
 import * as tf from '@tensorflow/tfjs-core';
+// tfjs-core alone registers no gradients in Node (its CJS bundle leaves them out, and its per-file ESM
+// cannot load there). The union package registers every gradient into tfjs's global registry at load,
+// for this same single copy of tfjs-core.
+import '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-backend-webgl';

@@ -1,0 +1,11 @@
+/**
+ * `@tide/attention`: self-attention as a non-local integral operator over the token domain (paper §3,
+ * SPEC §1–§2): the kernel γ(x, x̃) normalised with the grid's quadrature weights, heads as a discretised
+ * head integral, causal sub-domains, and kernel inspection.
+ *
+ * @packageDocumentation
+ */
+export { integralAttention, attentionKernel, attentionWeights, foldedValueMaps, IntegralAttention } from './integral-attention.js';
+export { attentionSizes } from './parameters.js';
+export type { AttentionParameters, AttentionOptions, AttentionSizes } from './parameters.js';
+export { quadratureScoreBias, MASKED_SCORE } from './quadrature-bias.js';

@@ -1,0 +1,138 @@
+/**
+ * Integral attention: self-attention as a non-local integral operator over the token domain (paper §3).
+ *
+ *     A[u](x, y) = Σ_m ∫_{Ω_x} γ_m(x, x̃) V_m(x̃, y) dx̃,
+ *     γ_m(x, x̃) = exp(s_m(x, x̃)) / ∫_{Ω_x} exp(s_m(x, η)) dη,   s_m(x, x̃) = ⟨Q_m(x, ·), K_m(x̃, ·)⟩ · scale,
+ *
+ * with `Q = u W^Q + b^Q`, `K = u W^K + b^K`, and head m's block of the output kernel folded into its value
+ * map, `V_m = (u W^V_m + b^V_m) W^O_m` (SPEC §1). On a token grid with weights w_l the token integrals are
+ * quadratures, so the discrete operator is
+ *
+ *     A[u]_k = Σ_m Σ_l α_m,kl V_m,l,   α_m,kl = w_l γ_m(x_k, x_l) = softmax_l(s_m,kl + ln w_l),
+ *
+ * plus `b^O`. A uniform weight cancels (standard attention); Gauss–Legendre and irregular grids, and
+ * padding (w = 0), enter through `ln w`. Computed with matMul/softmax only (differentiable on every backend).
+ */
+import { tf, describeValue } from '@tide/backend';
+import { Field, ShapeError, featureGrid, type HasParameters, type VectorField } from '@tide/domain';
+import { attentionSizes, type AttentionOptions, type AttentionParameters, type AttentionSizes } from './parameters.js';
+import { quadratureScoreBias } from './quadrature-bias.js';
+
+function checkField(subject: string, u: unknown): asserts u is Field {
+  if (!(u instanceof Field)) {
+    throw new ShapeError(`${subject}: u`, {
+      expected: 'a Field (values [B, N_x, N_y] with their grids)',
+      received: describeValue(u),
+      fix: 'wrap the tensor with field(values, { tokenGrid, featureGrid }) from @tide/domain',
+    });
+  }
+}
+
+/** `[B, N, H·w] → [B, H, N, w]`. */
+function splitHeads(t: tf.Tensor, b: number, n: number, heads: number, width: number): tf.Tensor4D {
+  return tf.transpose(tf.reshape(t, [b, n, heads, width]), [0, 2, 1, 3]) as tf.Tensor4D;
+}
+
+/** `u W + b` per token: `[B, N, d] → [B, N, width]`. */
+function featureMap(x: tf.Tensor3D, w: tf.Tensor2D, bias: tf.Tensor1D | undefined): tf.Tensor3D {
+  const [b, n, d] = x.shape;
+  const flat = tf.matMul(tf.reshape(x, [b * n, d]), w); // [B·N, width]
+  const shifted = bias === undefined ? flat : tf.add(flat, bias);
+  return tf.reshape(shifted, [b, n, w.shape[1]]) as tf.Tensor3D; // [B, N, width]
+}
+
+/** α = softmax(s + ln w (+ causal)): `[B, H, N, N]`, and the value maps `[B, H, N, d_v]`. */
+function weightsAndValues(u: Field, params: AttentionParameters, sizes: AttentionSizes, causal: boolean): { alpha: tf.Tensor4D; v: tf.Tensor4D } {
+  const x = u.values; // [B, N, d]
+  const [b, n] = x.shape;
+  const q = splitHeads(featureMap(x, params.wq, params.bq), b, n, sizes.heads, sizes.keyWidth); // [B, H, N, d_k]
+  const k = splitHeads(featureMap(x, params.wk, params.bk), b, n, sizes.heads, sizes.keyWidth); // [B, H, N, d_k]
+  const v = splitHeads(featureMap(x, params.wv, params.bv), b, n, sizes.heads, sizes.valueWidth); // [B, H, N, d_v]
+  const scores = tf.mul(tf.matMul(q, k, false, true), sizes.scale); // [B, H, N, N]
+  const bias = quadratureScoreBias(u, causal); // [B|1, 1, N|1, N]
+  const alpha = tf.softmax(tf.add(scores, bias)) as tf.Tensor4D; // [B, H, N, N], rows sum to 1
+  return { alpha, v };
+}
+
+/**
+ * Evaluates the integral attention operator A[u] on a field. Returns a new field `[B, N_x, d_out]` on the
+ * same token grid (and feature grid when d_out = d); the input is kept. Exactly one tensor survives.
+ */
+export function integralAttention(u: Field, params: AttentionParameters, options: AttentionOptions = {}): Field {
+  checkField('integralAttention', u);
+  const sizes = attentionSizes(params, u.features, options);
+  const values = tf.tidy(() => {
+    const { alpha, v } = weightsAndValues(u, params, sizes, options.causal ?? false);
+    const [b, , n] = alpha.shape;
+    const context = tf.matMul(alpha, v); // [B, H, N, d_v]: Σ_l α_kl V_l per head
+    const merged = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [b * n, sizes.heads * sizes.valueWidth]); // [B·N, H·d_v]
+    const projected = tf.matMul(merged, params.wo); // [B·N, d_out] = Σ_m context_m W^O_m
+    const out = params.bo === undefined ? projected : tf.add(projected, params.bo);
+    return tf.reshape(out, [b, n, sizes.outputFeatures]) as tf.Tensor3D; // [B, N, d_out]
+  });
+  return sizes.outputFeatures === u.features ? u.withValues(values) : u.onFeatureGrid(values, featureGrid(sizes.outputFeatures));
+}
+
+/**
+ * The attention kernel γ_m(x_k, x_l) as a density on the token grid: `[B, H, N, N]`, normalised so that
+ * `Σ_l w_l γ_m(x_k, x_l) = 1` (each row integrates to 1 over Ω_x). The discrete attention weights are
+ * `α = w γ`. Zero-weight (padding) and out-of-causal-domain keys get γ = 0. The caller owns the result.
+ */
+export function attentionKernel(u: Field, params: AttentionParameters, options: AttentionOptions = {}): tf.Tensor4D {
+  checkField('attentionKernel', u);
+  const sizes = attentionSizes(params, u.features, options);
+  return tf.tidy(() => {
+    const { alpha } = weightsAndValues(u, params, sizes, options.causal ?? false);
+    const w = tf.reshape(u.tokenWeightTensor(), [-1, 1, 1, u.tokens]); // [B|1, 1, 1, N]
+    return tf.where(tf.greater(w, 0), tf.div(alpha, tf.maximum(w, 1e-38)), tf.zerosLike(alpha)) as tf.Tensor4D; // [B, H, N, N]
+  });
+}
+
+/**
+ * The discrete attention weights `α_m,kl = w_l γ_m(x_k, x_l)`: `[B, H, N, N]`, rows summing to 1. The caller
+ * owns the result.
+ */
+export function attentionWeights(u: Field, params: AttentionParameters, options: AttentionOptions = {}): tf.Tensor4D {
+  checkField('attentionWeights', u);
+  const sizes = attentionSizes(params, u.features, options);
+  return tf.tidy(() => weightsAndValues(u, params, sizes, options.causal ?? false).alpha);
+}
+
+/**
+ * Head m's folded value map `W^V_m W^O_m`: `[H, d, d_out]` (the head integral's integrand, SPEC §1).
+ * `A[u] = Σ_m α_m (u W^V_m W^O_m + b^V_m W^O_m) + b^O`. The caller owns the result.
+ */
+export function foldedValueMaps(params: AttentionParameters, options: AttentionOptions = {}): tf.Tensor3D {
+  const sizes = attentionSizes(params, params.wv?.shape?.[0] ?? -1, options);
+  return tf.tidy(() => {
+    const wv = tf.transpose(tf.reshape(params.wv, [sizes.features, sizes.heads, sizes.valueWidth]), [1, 0, 2]); // [H, d, d_v]
+    const wo = tf.reshape(params.wo, [sizes.heads, sizes.valueWidth, sizes.outputFeatures]); // [H, d_v, d_out]
+    return tf.matMul(wv, wo) as tf.Tensor3D; // [H, d, d_out]
+  });
+}
+
+/**
+ * Integral attention as a {@link VectorField} of the operator contract: `evaluate(u, t) = A[u]` with fixed
+ * controls (a piecewise-constant θ(t) uses one instance per piece). Holds references to the parameter
+ * tensors; it does not own them.
+ */
+export class IntegralAttention implements VectorField, HasParameters {
+  readonly kind = 'vector-field' as const;
+  readonly label: string;
+  readonly params: AttentionParameters;
+  readonly options: AttentionOptions;
+
+  constructor(params: AttentionParameters, options: AttentionOptions = {}, label = 'attention') {
+    this.params = params;
+    this.options = options;
+    this.label = label;
+  }
+
+  evaluate(u: Field, _t: number): Field {
+    return integralAttention(u, this.params, this.options);
+  }
+
+  parameters(): readonly tf.Variable[] {
+    return Object.values(this.params).filter((p): p is tf.Variable => p instanceof tf.Variable);
+  }
+}
