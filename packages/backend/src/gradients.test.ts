@@ -1,4 +1,4 @@
-import { expect, it } from 'vitest';
+import { it } from 'vitest';
 import { tf } from './index.js';
 import { describeEachBackend } from './testing/index.js';
 import { expectClose } from './testing/index.js';

@@ -1,0 +1,55 @@
+/**
+ * Moments of a field over the feature domain, with the feature grid's quadrature:
+ * `α(x) = (1/|Ω_y|) ∫ u(x, y) dy ≈ Σ_j h_j u_j / Σ_j h_j`, `β(x) = (1/|Ω_y|) ∫ (u − α)² dy`,
+ * and the mean square `μ₂(x) = (1/|Ω_y|) ∫ u² dy`. On the unit grid these are LayerNorm's mean and
+ * (biased) variance.
+ */
+import { tf, describeValue } from '@tide/backend';
+import { Field, ShapeError } from '@tide/domain';
+
+/** Throws a {@link ShapeError} unless `u` is a Field. */
+export function checkField(subject: string, u: unknown): asserts u is Field {
+  if (!(u instanceof Field)) {
+    throw new ShapeError(`${subject}: u`, {
+      expected: 'a Field (values [B, N_x, N_y] with their grids)',
+      received: describeValue(u),
+      fix: 'wrap the tensor with field(values) from @tide/domain',
+    });
+  }
+}
+
+/** Normalised feature weights `h_j / Σ h` as a `[N_y]` tensor (caller owns it). */
+export function featureMeasure(u: Field): tf.Tensor1D {
+  const h = u.featureGrid.weights;
+  const total = h.reduce((a, b) => a + b, 0);
+  return tf.tensor1d(Float32Array.from(h, (w) => w / total));
+}
+
+/** `{ mean α, variance β }`, each `[B, N_x, 1]`. Call inside tf.tidy. */
+export function featureMoments(u: Field): { mean: tf.Tensor3D; variance: tf.Tensor3D } {
+  const p = featureMeasure(u); // [N_y]
+  const mean = tf.sum(tf.mul(u.values, p), -1, true) as tf.Tensor3D; // [B, N_x, 1]
+  const centred = tf.sub(u.values, mean); // [B, N_x, N_y]
+  const variance = tf.sum(tf.mul(tf.square(centred), p), -1, true) as tf.Tensor3D; // [B, N_x, 1]
+  return { mean, variance };
+}
+
+/** `μ₂ = mean_y u²`, `[B, N_x, 1]`. Call inside tf.tidy. */
+export function featureMeanSquare(u: Field): tf.Tensor3D {
+  return tf.sum(tf.mul(tf.square(u.values), featureMeasure(u)), -1, true) as tf.Tensor3D;
+}
+
+/**
+ * A fixed direction on the feature grid with zero mean and unit mean square (the standardised ramp
+ * `y − ȳ`): where a projection is not unique, TIDE returns the point of the set along this direction.
+ * `[N_y]`; needs N_y ≥ 2.
+ */
+export function tieBreakDirection(u: Field, centred: boolean): tf.Tensor1D {
+  const y = u.featureGrid.points;
+  const h = u.featureGrid.weights;
+  const total = h.reduce((a, b) => a + b, 0);
+  const ybar = centred ? y.reduce((a, v, j) => a + v * h[j]!, 0) / total : 0;
+  const ramp = Array.from(y, (v) => v - ybar + (centred ? 0 : 1));
+  const ms = ramp.reduce((a, v, j) => a + v * v * h[j]!, 0) / total;
+  return tf.tensor1d(Float32Array.from(ramp, (v) => v / Math.sqrt(ms)));
+}
