@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { tf } from '@tide/backend';
 import { convergenceOrder, describeEachBackend, expectClose, expectNoLeaks, expectTensorCount } from '@tide/backend/testing';
 import { ShapeError, customGrid, field, gaussLegendreRule, interval, midpointRule, tokenGrid, type Field, type Grid } from '@tide/domain';
@@ -185,18 +185,21 @@ describeEachBackend('integral attention', () => {
       return out.reduce((s, row, k) => s + row.reduce((t, v, j) => t + v * c[k]![j]!, 0), 0);
     };
     const eps = 1e-6;
-    // Directional derivative along a random direction, per argument.
-    const perturb = (m: number[][] | number[], dir: number[][] | number[], h: number): any =>
-      (m as any[]).map((r, i) => (Array.isArray(r) ? r.map((v: number, j: number) => v + h * (dir as number[][])[i]![j]!) : r + h * (dir as number[])[i]!));
-    const args: [string, number[][] | number[]][] = [['x', x[0]!], ...names.map((n) => [n, ref[n]!] as [string, number[][] | number[]])];
+    // Directional derivative along a random direction, per argument, against float64 central differences.
+    const flat = (m: Matrix | number[]): number[] => (m as (number | number[])[]).flat();
+    const shaped = (like: Matrix | number[], values: number[]): Matrix | number[] =>
+      Array.isArray(like[0]) ? (like as Matrix).map((row, i) => values.slice(i * row.length, (i + 1) * row.length)) : values;
+    const args: [string, Matrix | number[]][] = [['x', x[0]!], ...names.map((n) => [n, ref[n]!] as [string, Matrix | number[]])];
     args.forEach(([name, value], i) => {
-      const dir = Array.isArray(value[0]) ? randomMatrix((value as number[][]).length, (value[0] as number[]).length, gen) : randomMatrix(1, value.length, gen)[0]!;
-      const at = (h: number) =>
-        name === 'x' ? refLoss(perturb(value, dir, h), ref) : refLoss(x[0]!, { ...ref, [name]: perturb(value, dir, h) });
+      const base = flat(value);
+      const dir = base.map(() => gen());
+      const at = (h: number) => {
+        const moved = shaped(value, base.map((v, j) => v + h * dir[j]!));
+        return name === 'x' ? refLoss(moved as Matrix, ref) : refLoss(x[0]!, { ...ref, [name]: moved });
+      };
       const fd = (at(eps) - at(-eps)) / (2 * eps);
       const g = grads[i]!.dataSync();
-      const flatDir = (dir as any[]).flat();
-      const analytic = flatDir.reduce((s: number, d: number, j: number) => s + d * g[j]!, 0);
+      const analytic = dir.reduce((s, d, j) => s + d * g[j]!, 0);
       expect(Math.abs(analytic - fd), `d/d${name}: analytic ${analytic}, finite difference ${fd}`).toBeLessThan(2e-3 * Math.max(1, Math.abs(fd)));
     });
     tf.dispose([...grads, cT]);

@@ -13,20 +13,10 @@
  * plus `b^O`. A uniform weight cancels (standard attention); Gauss–Legendre and irregular grids, and
  * padding (w = 0), enter through `ln w`. Computed with matMul/softmax only (differentiable on every backend).
  */
-import { tf, describeValue } from '@tide/backend';
-import { Field, ShapeError, featureGrid, type HasParameters, type VectorField } from '@tide/domain';
+import { tf } from '@tide/backend';
+import { checkField, featureGrid, type Field, type HasParameters, type VectorField } from '@tide/domain';
 import { attentionSizes, type AttentionOptions, type AttentionParameters, type AttentionSizes } from './parameters.js';
 import { quadratureScoreBias } from './quadrature-bias.js';
-
-function checkField(subject: string, u: unknown): asserts u is Field {
-  if (!(u instanceof Field)) {
-    throw new ShapeError(`${subject}: u`, {
-      expected: 'a Field (values [B, N_x, N_y] with their grids)',
-      received: describeValue(u),
-      fix: 'wrap the tensor with field(values, { tokenGrid, featureGrid }) from @tide/domain',
-    });
-  }
-}
 
 /** `[B, N, H·w] → [B, H, N, w]`. */
 function splitHeads(t: tf.Tensor, b: number, n: number, heads: number, width: number): tf.Tensor4D {

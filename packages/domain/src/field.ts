@@ -193,3 +193,17 @@ export function field(values: tf.Tensor, options: FieldOptions = {}): Field {
   }
   return Field.unchecked(values as tf.Tensor3D, tokenGrid, featureGrid, weights);
 }
+
+/**
+ * Throws a {@link ShapeError} unless `u` is a {@link Field}: the first check of every operator.
+ * `subject` names the operator in the message.
+ */
+export function checkField(subject: string, u: unknown): asserts u is Field {
+  if (!(u instanceof Field)) {
+    throw new ShapeError(`${subject}: u`, {
+      expected: 'a Field (values [B, N_x, N_y] with their grids)',
+      received: describeValue(u),
+      fix: 'wrap the tensor with field(values, { tokenGrid, featureGrid }) from @tide/domain',
+    });
+  }
+}

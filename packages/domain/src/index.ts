@@ -13,7 +13,7 @@ export { midpointRule, tokenGrid, featureGrid } from './midpoint.js';
 export { trapezoidRule } from './trapezoid.js';
 export { gaussLegendreRule } from './gauss-legendre.js';
 export { productGrid } from './product-grid.js';
-export { Field, field } from './field.js';
+export { Field, field, checkField } from './field.js';
 export type { FieldOptions } from './field.js';
 export { interpolationMatrix, restrictionMatrix, resampleTokens, resampleFeatures } from './resample.js';
 export type { InterpolationOrder } from './resample.js';

@@ -24,6 +24,12 @@ export interface VectorField {
   /** A short name for statistics and error messages, e.g. `"attention"`. */
   readonly label: string;
   evaluate(u: Field, t: number): Field;
+  /**
+   * Only for a rate whose output lives on another feature grid (a lifted hidden domain, SPEC §2): the
+   * embedding `J u` of the state into that grid (zero-extension E or restriction R = Eᵀ), so that the
+   * explicit step reads `u ← J u + Δt·F(u, t)`. Absent when F keeps the feature grid (J = I).
+   */
+  embed?(u: Field): Field;
 }
 
 /** The projection onto a (time-dependent) constraint set `S(t)`. */

@@ -4,8 +4,7 @@
  * pointwise map.
  */
 import { tf, describeValue, formatShape } from '@tide/backend';
-import { ShapeError, type Field, type PointwiseStep } from '@tide/domain';
-import { checkField } from './feature-moments.js';
+import { ShapeError, checkField, type Field, type PointwiseStep } from '@tide/domain';
 
 /** `γ(y)·u + β(y)` with `gamma`, `beta`: `[N_y]` tensors (held, not owned). */
 export class AffineStep implements PointwiseStep {

@@ -4,19 +4,8 @@
  * and the mean square `μ₂(x) = (1/|Ω_y|) ∫ u² dy`. On the unit grid these are LayerNorm's mean and
  * (biased) variance.
  */
-import { tf, describeValue } from '@tide/backend';
-import { Field, ShapeError } from '@tide/domain';
-
-/** Throws a {@link ShapeError} unless `u` is a Field. */
-export function checkField(subject: string, u: unknown): asserts u is Field {
-  if (!(u instanceof Field)) {
-    throw new ShapeError(`${subject}: u`, {
-      expected: 'a Field (values [B, N_x, N_y] with their grids)',
-      received: describeValue(u),
-      fix: 'wrap the tensor with field(values) from @tide/domain',
-    });
-  }
-}
+import { tf } from '@tide/backend';
+import type { Field } from '@tide/domain';
 
 /** Normalised feature weights `h_j / Σ h` as a `[N_y]` tensor (caller owns it). */
 export function featureMeasure(u: Field): tf.Tensor1D {

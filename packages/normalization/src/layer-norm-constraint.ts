@@ -20,8 +20,8 @@
  * Scale and shift invariance: `P(c v + s) = P(v)` for c > 0 and constant s (for P^ε, up to ε).
  */
 import { tf } from '@tide/backend';
-import { DomainError, type Field, type Projection } from '@tide/domain';
-import { checkField, featureMoments, tieBreakDirection } from './feature-moments.js';
+import { DomainError, checkField, type Field, type Projection } from '@tide/domain';
+import { featureMoments, tieBreakDirection } from './feature-moments.js';
 import { checkEpsilon, evaluateTarget, type TimeTarget } from './target.js';
 
 /** Options of {@link layerNormConstraint}. */

@@ -7,8 +7,8 @@
  * `μ₂ ≤ 1e-30`.
  */
 import { tf } from '@tide/backend';
-import type { Field, Projection } from '@tide/domain';
-import { checkField, featureMeanSquare, tieBreakDirection } from './feature-moments.js';
+import { checkField, type Field, type Projection } from '@tide/domain';
+import { featureMeanSquare, tieBreakDirection } from './feature-moments.js';
 import { checkEpsilon, evaluateTarget, type TimeTarget } from './target.js';
 
 /** Options of {@link rmsSphereConstraint}. */

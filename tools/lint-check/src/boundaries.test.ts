@@ -34,6 +34,12 @@ describe('module boundaries', () => {
     expect(messages[0]).toMatch(/A project tagged with "layer:domain" can only depend on libs tagged with "layer:backend"/);
   });
 
+  it('operators of the same layer may not import each other (attention → feedforward)', async () => {
+    const messages = await boundaryMessages('attention', "import { gelu } from '@tide/feedforward';\nexport const g = gelu;\n");
+    expect(messages).toHaveLength(1);
+    expect(messages[0]).toMatch(/A project tagged with "layer:operator" can only depend on libs tagged with "layer:domain", "layer:backend"/);
+  });
+
   it('a downward import (domain → backend) passes', async () => {
     const messages = await boundaryMessages('domain', "import { tf } from '@tide/backend';\nexport const x = tf.scalar(1);\n");
     expect(messages).toEqual([]);
