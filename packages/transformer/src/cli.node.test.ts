@@ -1,0 +1,158 @@
+// The CLI in-process (runCli), exactly as `tide` runs it: parity through files, and the error contract of
+// SPEC §4 (one line, non-zero exit, no output file written).
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { tf } from '@tide/backend';
+import { DEFAULT_MODEL_DIR, runCli } from './cli.js';
+import { FIXTURE_NAMES, fixtureDir, fixtureIO, maxAbsDiff, parityTolerance } from './fixtures.fixture.js';
+import { readSafetensors, writeSafetensors } from './safetensors.js';
+
+const work = mkdtempSync(join(tmpdir(), 'tide-cli-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+async function tide(...argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(argv, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  return { code, out, err };
+}
+
+function readOutput(file: string): tf.Tensor3D {
+  const t = readSafetensors(new Uint8Array(readFileSync(file)), file).tensors.get('output')!;
+  return tf.tensor3d(t.data as Float32Array, t.shape as [number, number, number]);
+}
+
+describe('tide forward', () => {
+  for (const backend of ['cpu', 'wasm']) {
+    it.each(FIXTURE_NAMES)(`%s matches PyTorch through the CLI on ${backend}`, async (name) => {
+      const output = join(work, `${name}-${backend}.safetensors`);
+      const r = await tide('forward', '--model', fixtureDir(name), '--input', join(fixtureDir(name), 'io.safetensors'), '--output', output, '--backend', backend);
+      expect(r.err).toEqual([]);
+      expect(r.code).toBe(0);
+      expect(r.out[0]).toMatch(new RegExp(`on ${backend}: output`));
+      const got = readOutput(output);
+      const io = fixtureIO(name);
+      expect(maxAbsDiff(got, io.output)).toBeLessThanOrEqual(parityTolerance(io.output));
+      tf.dispose(got);
+      io.dispose();
+    });
+  }
+
+  it('runs refined schemes on a pre-LN model (--scheme rk4 --steps-per-layer 4)', async () => {
+    const output = join(work, 'refined.safetensors');
+    const r = await tide('forward', '--model', fixtureDir('gpt2-tiny'), '--input', join(fixtureDir('gpt2-tiny'), 'io.safetensors'), '--output', output, '--scheme', 'rk4', '--steps-per-layer', '4');
+    expect(r.code).toBe(0);
+    expect(r.out[0]).toMatch(/pre-LN rk4, 4 step\(s\) per layer/);
+    expect(existsSync(output)).toBe(true);
+  });
+});
+
+describe('tide: errors are one line, a non-zero exit and no output file', () => {
+  const model = fixtureDir('encoder-postln-relu');
+  const input = join(fixtureDir('encoder-postln-relu'), 'io.safetensors');
+
+  async function expectFailure(argv: string[], pattern: RegExp, code = 1): Promise<void> {
+    const output = join(work, 'never.safetensors');
+    rmSync(output, { force: true });
+    const r = await tide(...argv.map((a) => (a === '@out' ? output : a)));
+    expect(r.code).toBe(code);
+    expect(r.err).toHaveLength(1);
+    expect(r.err[0]).not.toMatch(/\n|    at /);
+    expect(r.err[0]).toMatch(pattern);
+    expect(existsSync(output)).toBe(false);
+  }
+
+  it('a truncated or malformed input file', async () => {
+    const truncated = join(work, 'truncated.safetensors');
+    writeFileSync(truncated, readFileSync(input).subarray(0, 200));
+    await expectFailure(['forward', '--model', model, '--input', truncated, '--output', '@out'], /truncated\.safetensors.*(truncated|header)/);
+    const garbage = join(work, 'garbage.safetensors');
+    writeFileSync(garbage, Buffer.from('not a safetensors file at all'));
+    await expectFailure(['forward', '--model', model, '--input', garbage, '--output', '@out'], /garbage\.safetensors: header/);
+  });
+
+  it('a missing, misshapen or non-finite input tensor', async () => {
+    const wrongName = join(work, 'wrong-name.safetensors');
+    writeFileSync(wrongName, writeSafetensors({ x: { dtype: 'F32', shape: [1, 2, 16], data: new Float32Array(32) } }));
+    await expectFailure(['forward', '--model', model, '--input', wrongName, '--output', '@out'], /wrong-name\.safetensors: tensor "input": expected float32 hidden states \[B, N, 16\], received no such tensor \(found: x\)/);
+    const wrongShape = join(work, 'wrong-shape.safetensors');
+    writeFileSync(wrongShape, writeSafetensors({ input: { dtype: 'F32', shape: [1, 2, 8], data: new Float32Array(16) } }));
+    await expectFailure(['forward', '--model', model, '--input', wrongShape, '--output', '@out'], /expected float \[B, N, 16\], received F32 \[1, 2, 8\]/);
+    const nan = join(work, 'nan.safetensors');
+    writeFileSync(nan, writeSafetensors({ input: { dtype: 'F32', shape: [1, 1, 16], data: new Float32Array(16).fill(NaN) } }));
+    await expectFailure(['forward', '--model', model, '--input', nan, '--output', '@out'], /tensor "input": expected finite values, received NaN at index 0/);
+    const ids = join(work, 'ids.safetensors');
+    writeFileSync(ids, writeSafetensors({ input_ids: { dtype: 'I64', shape: [1, 2], data: [1, 77] } }));
+    await expectFailure(['forward', '--model', fixtureDir('gpt2-tiny'), '--input', ids, '--output', '@out'], /tensor "input_ids": expected ids in 0…49, received 77 at index 1/);
+  });
+
+  it('a config that does not match the weights, and a broken checkpoint folder', async () => {
+    const broken = mkdtempSync(join(work, 'model-'));
+    copyFileSync(join(model, 'model.safetensors'), join(broken, 'model.safetensors'));
+    const cfg = JSON.parse(readFileSync(join(model, 'config.json'), 'utf8'));
+    writeFileSync(join(broken, 'config.json'), JSON.stringify({ ...cfg, dim_feedforward: 32 }));
+    await expectFailure(['forward', '--model', broken, '--input', input, '--output', '@out'], /"layers\.0\.linear1\.weight": expected shape \[32, 16\] \(from config\.json\), received \[24, 16\]/);
+    writeFileSync(join(broken, 'config.json'), JSON.stringify({ ...cfg, num_layers: 3 }));
+    await expectFailure(['forward', '--model', broken, '--input', input, '--output', '@out'], /"layers\.2\.self_attn\.in_proj_weight": expected a tensor of shape \[48, 16\], received no such key/);
+    writeFileSync(join(broken, 'config.json'), '{ not json');
+    await expectFailure(['forward', '--model', broken, '--input', input, '--output', '@out'], /config\.json: expected valid JSON/);
+    writeFileSync(join(broken, 'config.json'), JSON.stringify({ model_type: 'bert' }));
+    await expectFailure(['forward', '--model', broken, '--input', input, '--output', '@out'], /expected "model_type": "gpt2" or "format": "torch-transformer-encoder"/);
+    await expectFailure(['forward', '--model', join(work, 'nowhere'), '--input', input, '--output', '@out'], /nowhere: expected a model folder/);
+  });
+
+  it('an unknown backend, scheme or option, and a missing argument', async () => {
+    await expectFailure(['forward', '--model', model, '--input', input, '--output', '@out', '--backend', 'cuda'], /--backend: expected auto or one of webgl, wasm, cpu, received "cuda"/, 2);
+    await expectFailure(['forward', '--model', model, '--input', input, '--output', '@out', '--backend', 'webgl'], /registered in this node environment \(wasm, cpu\)/, 1);
+    await expectFailure(['forward', '--model', model, '--input', input, '--output', '@out', '--scheme', 'rk4'], /post-LN layers are projections/);
+    await expectFailure(['forward', '--model', model, '--input', input, '--output', '@out', '--scheme', 'midpoint'], /--scheme: expected one of exact, lie, strang, euler, heun, rk4/, 2);
+    await expectFailure(['forward', '--model', model, '--input', input], /--output is required/, 2);
+    await expectFailure(['forward', '--model', model, '--input', input, '--output', '@out', '--colour', 'red'], /unknown option --colour/, 2);
+    await expectFailure(['train'], /unknown command "train"/, 2);
+  });
+});
+
+describe('tide generate, inspect and run', () => {
+  it('generates greedily and reproducibly with a seeded sampler', async () => {
+    const greedy = await tide('generate', '--model', fixtureDir('gpt2-tiny'), '--ids', '3,17,42', '--tokens', '5');
+    expect(greedy.code).toBe(0);
+    const ids = greedy.out[0]!.split(',').map(Number);
+    expect(ids.slice(0, 3)).toEqual([3, 17, 42]);
+    expect(ids).toHaveLength(8);
+    const a = await tide('generate', '--model', fixtureDir('gpt2-tiny'), '--ids', '3,17', '--tokens', '6', '--temperature', '1.5', '--top-k', '10', '--seed', '4');
+    const b = await tide('generate', '--model', fixtureDir('gpt2-tiny'), '--ids', '3,17', '--tokens', '6', '--temperature', '1.5', '--top-k', '10', '--seed', '4');
+    expect(a.out).toEqual(b.out);
+    const text = await tide('generate', '--model', DEFAULT_MODEL_DIR, '--prompt', 'Hello', '--tokens', '4');
+    expect(text.out[0]!.startsWith('Hello')).toBe(true);
+    expect(text.out[0]).toHaveLength(9);
+    const noTokenizer = await tide('generate', '--model', fixtureDir('gpt2-tiny'), '--prompt', 'hi');
+    expect(noTokenizer.code).toBe(1);
+    expect(noTokenizer.err[0]).toMatch(/pass token ids with --ids/);
+  });
+
+  it('inspect says how the checkpoint maps onto the continuous model', async () => {
+    const r = await tide('inspect', '--model', fixtureDir('encoder-postln-relu'));
+    expect(r.code).toBe(0);
+    const text = r.out.join('\n');
+    expect(text).toMatch(/PyTorch nn.TransformerEncoder, [\d,]+ parameters/);
+    expect(text).toMatch(/d_ff = 24 \(lifted by zero-extension E\)/);
+    expect(text).toMatch(/post-LN: Lie splitting, Δt = 1: .*semi-implicit, ReLU = P_\{S₂\}.*P₂\^\{ε\/4\}/);
+  });
+
+  it('run: the main job on the embedded default prints generated text and the refinement table', async () => {
+    const r = await tide('run', '--tokens', '8', '--backend', 'cpu');
+    expect(r.code).toBe(0);
+    const text = r.out.join('\n');
+    expect(text).toMatch(/generated with the exact scheme/);
+    expect(text).toMatch(/exact \(Lie, Δt = 1\)\s+0\.00e\+0\s+0\.00e\+0/);
+    expect(text).toMatch(/RK4, 4 steps\/layer/);
+  });
+
+  it('--help lists the commands', async () => {
+    const r = await tide('--help');
+    expect(r.code).toBe(0);
+    expect(r.out[0]).toMatch(/tide forward --model DIR --input FILE --output FILE/);
+  });
+});

@@ -1,0 +1,79 @@
+/**
+ * Autoregressive generation: repeatedly solve the model over its depth on the current sequence and append a
+ * token chosen from the last position's logits — greedily (temperature 0) or sampled with temperature and
+ * top-k from a seeded generator (reproducible).
+ */
+import { tf, describeValue } from '@tide/backend';
+import { CheckpointError } from './errors.js';
+import { forward } from './forward.js';
+import type { TransformerModel } from './model.js';
+import type { DiscretisationOptions } from './presets.js';
+
+/** Options of {@link generate}. */
+export interface GenerateOptions extends DiscretisationOptions {
+  /** How many tokens to append (default 32). */
+  readonly maxNewTokens?: number;
+  /** 0 (default) for greedy decoding. */
+  readonly temperature?: number;
+  /** Sample among the k most likely tokens (default: all). */
+  readonly topK?: number;
+  /** Seed of the sampler (default 0). */
+  readonly seed?: number;
+}
+
+/** mulberry32: a small seeded generator in [0, 1). */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Picks the next token from logits (greedy or sampled). */
+export function pickToken(logits: Float32Array, temperature: number, topK: number | undefined, next: () => number): number {
+  if (temperature === 0) {
+    let best = 0;
+    for (let i = 1; i < logits.length; i++) if (logits[i]! > logits[best]!) best = i;
+    return best;
+  }
+  const order = Array.from(logits.keys()).sort((a, b) => logits[b]! - logits[a]!);
+  const kept = order.slice(0, topK ?? order.length);
+  const max = logits[kept[0]!]!;
+  const weights = kept.map((i) => Math.exp((logits[i]! - max) / temperature));
+  const total = weights.reduce((a, b) => a + b, 0);
+  let r = next() * total;
+  for (let j = 0; j < kept.length; j++) {
+    r -= weights[j]!;
+    if (r <= 0) return kept[j]!;
+  }
+  return kept[kept.length - 1]!;
+}
+
+/** Appends `maxNewTokens` tokens to `prompt` (ids); returns the new ids only. */
+export function generate(model: TransformerModel, prompt: readonly number[], options: GenerateOptions = {}): number[] {
+  if (model.config.family !== 'gpt2') throw new CheckpointError('generate', { expected: 'a language model (GPT-2 layout)', received: `a ${model.config.family} model`, fix: 'generation needs an LM head' });
+  const count = options.maxNewTokens ?? 32;
+  const temperature = options.temperature ?? 0;
+  if (!Number.isInteger(count) || count < 0) throw new CheckpointError('generate: tokens', { expected: 'an integer ≥ 0', received: describeValue(count), fix: 'pass --tokens N' });
+  if (!(temperature >= 0) || !Number.isFinite(temperature)) throw new CheckpointError('generate: temperature', { expected: 'a finite number ≥ 0', received: describeValue(temperature), fix: '0 is greedy' });
+  if (prompt.length === 0) throw new CheckpointError('generate: prompt', { expected: 'at least one token', received: 'an empty prompt', fix: 'give a prompt' });
+  const next = random(options.seed ?? 0);
+  const P = model.config.positions!;
+  const ids = [...prompt];
+  const out: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const window = ids.slice(-P);
+    const input = tf.tensor2d([window], [1, window.length], 'int32');
+    const result = forward(model, { inputIds: input }, options);
+    const last = tf.tidy(() => tf.slice(result.output, [0, window.length - 1, 0], [1, 1, -1]).dataSync() as Float32Array);
+    tf.dispose([input, result.output]);
+    const token = pickToken(last, temperature, options.topK, next);
+    ids.push(token);
+    out.push(token);
+  }
+  return out;
+}
