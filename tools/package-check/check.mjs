@@ -60,6 +60,20 @@ try {
   run(bin('tsc'), ['-p', 'tsconfig.json'], app);
   console.log('  tsc (nodenext, strict): ok');
   process.stdout.write(`  node: ${run('node', ['out/main.js'], app)}`);
+  // A second user installs the CLI package alone and runs its bin on the model it ships.
+  const cliApp = join(work, 'cli-app');
+  mkdirSync(cliApp);
+  writeFileSync(
+    join(cliApp, 'package.json'),
+    JSON.stringify({ name: 'tide-cli-consumer', private: true, type: 'module', dependencies: { '@tide/transformer': deps['@tide/transformer'] }, overrides: deps }, null, 2),
+  );
+  run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], cliApp);
+  const shipped = join(cliApp, 'node_modules', '@tide', 'transformer', 'models', 'default');
+  const inspect = run(join(cliApp, 'node_modules', '.bin', 'tide'), ['inspect', '--model', shipped], cliApp);
+  if (!/HF GPT-2/.test(inspect)) throw new Error(`tide inspect printed:\n${inspect}`);
+  const main = run(join(cliApp, 'node_modules', '.bin', 'tide'), ['run', '--tokens', '4'], cliApp);
+  if (!/RK4, 4 steps\/layer/.test(main)) throw new Error(`tide run printed:\n${main}`);
+  console.log(`  tide (installed bin): inspect and run ok — ${inspect.split('\n')[0]}`);
   console.log('package check passed');
 } catch (error) {
   failed = true;

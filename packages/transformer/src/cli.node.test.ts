@@ -59,7 +59,7 @@ describe('tide: errors are one line, a non-zero exit and no output file', () => 
     const r = await tide(...argv.map((a) => (a === '@out' ? output : a)));
     expect(r.code).toBe(code);
     expect(r.err).toHaveLength(1);
-    expect(r.err[0]).not.toMatch(/\n|    at /);
+    expect(r.err[0]).not.toMatch(/\n| {4}at /);
     expect(r.err[0]).toMatch(pattern);
     expect(existsSync(output)).toBe(false);
   }

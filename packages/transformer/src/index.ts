@@ -13,7 +13,7 @@ export { modelTensors } from './model.js';
 export type { Activation, LayerParameters, ModelConfig, TransformerModel } from './model.js';
 export { layerOperators, feedforward, PreNormField } from './layer-operators.js';
 export type { LayerOperators } from './layer-operators.js';
-export { discretise, SCHEME_NAMES } from './presets.js';
+export { discretise, schemeForOperators, interpolateLayers, SCHEME_NAMES } from './presets.js';
 export type { Discretisation, DiscretisationOptions, SchemeName } from './presets.js';
 export { embedTokens, languageModelHead } from './embedding.js';
 export { forward } from './forward.js';

@@ -21,7 +21,7 @@ import {
 } from '@tide/solvers';
 import { CheckpointError } from './errors.js';
 import { layerOperators, type LayerOperators } from './layer-operators.js';
-import type { LayerParameters, TransformerModel } from './model.js';
+import type { LayerParameters, ModelConfig, TransformerModel } from './model.js';
 
 /** The schemes a preset can run. */
 export const SCHEME_NAMES = ['exact', 'lie', 'strang', 'euler', 'heun', 'rk4'] as const;
@@ -46,7 +46,8 @@ export interface Discretisation {
   dispose(): void;
 }
 
-function lerpLayer(a: LayerParameters, b: LayerParameters, s: number): LayerParameters {
+/** `(1 − s)·a + s·b` for every parameter of two layers (new tensors, owned by the caller). */
+export function interpolateLayers(a: LayerParameters, b: LayerParameters, s: number): LayerParameters {
   const mix = <T extends tf.Tensor>(x: T, y: T): T => (s === 0 ? tf.clone(x) : (tf.add(tf.mul(x, 1 - s), tf.mul(y, s)) as T));
   const att = Object.fromEntries(Object.entries(a.attention).map(([k, v]) => [k, v === undefined ? undefined : mix(v as tf.Tensor, (b.attention as unknown as Record<string, tf.Tensor>)[k]!)]));
   return {
@@ -74,6 +75,30 @@ function postLnSubSteps(ops: Schedule<LayerOperators>, relu: boolean): SubStep[]
   ];
 }
 
+/**
+ * The scheme `name` over a schedule of layer operators (any θ(t): piecewise constant, interpolated, or a
+ * smooth function of time) for a model of configuration `cfg`.
+ */
+export function schemeForOperators(ops: Schedule<LayerOperators>, cfg: ModelConfig, name: SchemeName): Scheme {
+  const g1 = mapSchedule(ops, (o) => o.preAttention);
+  const g2 = mapSchedule(ops, (o) => o.preFeedforward);
+  if (!cfg.normFirst) {
+    if (!(name === 'exact' || name === 'lie')) {
+      throw new CheckpointError(`scheme ${name}`, {
+        expected: 'exact or lie for a post-LN model',
+        received: `'${name}'`,
+        fix: 'post-LN layers are projections, not a smooth field: Strang and Runge–Kutta apply to pre-LN models (norm_first, GPT-2)',
+      });
+    }
+    return lieSplitting(postLnSubSteps(ops, cfg.activation === 'relu'), `post-ln ${name}`);
+  }
+  return name === 'exact' || name === 'lie' ? lieSplitting([explicitStep(g1), explicitStep(g2)], `pre-ln ${name}`)
+    : name === 'strang' ? strangSplitting([g2, g1], 'pre-ln strang (macaron)')
+      : name === 'euler' ? explicitEuler([g1, g2])
+        : name === 'heun' ? heun([g1, g2])
+          : rk4([g1, g2]);
+}
+
 /** Wires a model into a scheme. */
 export function discretise(model: TransformerModel, options: DiscretisationOptions = {}): Discretisation {
   const name = options.scheme ?? 'exact';
@@ -95,31 +120,17 @@ export function discretise(model: TransformerModel, options: DiscretisationOptio
   if (scheduleKind === 'linear') {
     // Operators are rebuilt at each evaluation time from interpolated parameters; the solve's per-step
     // tidy frees them.
-    ops = mapSchedule(linearInterpolation(model.layers, lerpLayer), (p, t) => layerOperators(p, cfg, Math.min(L - 1, Math.floor(t))));
+    ops = mapSchedule(linearInterpolation(model.layers, interpolateLayers), (p, t) => layerOperators(p, cfg, Math.min(L - 1, Math.floor(t))));
   } else {
     owned.push(...model.layers.map((l, i) => layerOperators(l, cfg, i)));
     ops = piecewiseConstant(owned);
   }
-  const g1 = mapSchedule(ops, (o) => o.preAttention);
-  const g2 = mapSchedule(ops, (o) => o.preFeedforward);
   let scheme: Scheme;
-  if (!cfg.normFirst) {
-    if (!(name === 'exact' || name === 'lie')) {
-      owned.forEach((o) => o.dispose());
-      throw new CheckpointError(`scheme ${name}`, {
-        expected: 'exact or lie for a post-LN model',
-        received: `'${name}'`,
-        fix: 'post-LN layers are projections, not a smooth field: Strang and Runge–Kutta apply to pre-LN models (norm_first, GPT-2)',
-      });
-    }
-    scheme = lieSplitting(postLnSubSteps(ops, cfg.activation === 'relu'), `post-ln ${name}`);
-  } else {
-    scheme =
-      name === 'exact' || name === 'lie' ? lieSplitting([explicitStep(g1), explicitStep(g2)], `pre-ln ${name}`)
-        : name === 'strang' ? strangSplitting([g2, g1], 'pre-ln strang (macaron)')
-          : name === 'euler' ? explicitEuler([g1, g2])
-            : name === 'heun' ? heun([g1, g2])
-              : rk4([g1, g2]);
+  try {
+    scheme = schemeForOperators(ops, cfg, name);
+  } catch (error) {
+    owned.forEach((o) => o.dispose());
+    throw error;
   }
   const description = `${cfg.normFirst ? 'pre-LN' : 'post-LN'} ${name}, ${k} step(s) per layer, θ(t) ${scheduleKind}`;
   return { scheme, t1: L, stepsPerLayer: k, description, dispose: () => owned.forEach((o) => o.dispose()) };
