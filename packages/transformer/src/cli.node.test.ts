@@ -110,7 +110,7 @@ describe('tide: errors are one line, a non-zero exit and no output file', () => 
     await expectFailure(['forward', '--model', model, '--input', input, '--output', '@out', '--scheme', 'midpoint'], /--scheme: expected one of exact, lie, strang, euler, heun, rk4/, 2);
     await expectFailure(['forward', '--model', model, '--input', input], /--output is required/, 2);
     await expectFailure(['forward', '--model', model, '--input', input, '--output', '@out', '--colour', 'red'], /unknown option --colour/, 2);
-    await expectFailure(['train'], /unknown command "train"/, 2);
+    await expectFailure(['fly'], /unknown command "fly"/, 2);
   });
 });
 

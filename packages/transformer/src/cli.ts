@@ -39,6 +39,7 @@ const COMMANDS: Record<string, readonly string[]> = {
   forward: ['model', 'input', 'output', 'scheme', 'steps-per-layer', 'schedule', 'backend'],
   generate: ['model', 'prompt', 'ids', 'tokens', 'temperature', 'top-k', 'seed', 'scheme', 'steps-per-layer', 'schedule', 'backend'],
   inspect: ['model', 'backend'],
+  train: ['data', 'out', 'steps', 'batch', 'context', 'd-model', 'heads', 'layers', 'd-ff', 'lr', 'warmup', 'weight-decay', 'kinetic', 'eval-every', 'checkpoint-every', 'stop-after', 'seed', 'scheme', 'steps-per-layer', 'schedule', 'resume', 'backend'],
 };
 
 const HELP = `tide — Transformers as integro-differential equations
@@ -48,6 +49,8 @@ usage:
   tide forward --model DIR --input FILE --output FILE [--scheme S] [--steps-per-layer K] [--schedule piecewise|linear] [--backend B]
   tide generate --model DIR (--prompt TEXT | --ids 1,2,3) [--tokens N] [--temperature T] [--top-k K] [--seed S] [--scheme S] [--steps-per-layer K]
   tide inspect --model DIR
+  tide train --data TEXT_FILE --out DIR [--steps N] [--batch B] [--context N] [--d-model D] [--heads H] [--layers L] [--lr 3e-3]
+             [--warmup N] [--weight-decay 0.1] [--kinetic W] [--scheme S] [--steps-per-layer K] [--schedule piecewise|linear] [--stop-after N] [--resume true]
 
 schemes: ${SCHEME_NAMES.join(', ')} (exact = the checkpoint: Lie splitting, one step per layer)
 backends: auto, ${BACKEND_NAMES.join(', ')}`;
@@ -287,6 +290,54 @@ async function commandRun(opts: Map<string, string>, io: CliIO): Promise<void> {
   }
 }
 
+function number(opts: Map<string, string>, name: string, fallback: number): number {
+  const raw = opts.get(name);
+  if (raw === undefined) return fallback;
+  const v = Number(raw);
+  if (!Number.isFinite(v) || v < 0) throw new UsageError(`--${name}: expected a number ≥ 0, received "${raw}"`);
+  return v;
+}
+
+function formatSeconds(s: number): string {
+  return s >= 60 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${s.toFixed(0)}s`;
+}
+
+async function commandTrain(opts: Map<string, string>, io: CliIO): Promise<void> {
+  const dataFile = required(opts, 'data', 'train');
+  const outDir = required(opts, 'out', 'train');
+  const disc = discretisation(opts);
+  const resume = opts.get('resume') === 'true';
+  const backend = await startEngine(opts);
+  if (!existsSync(dataFile)) throw new CheckpointError(dataFile, { expected: 'a UTF-8 text file to train on', received: 'no such file', fix: 'pass --data FILE (e.g. data/moby-dick.txt)' });
+  const { characterCorpus } = await import('./corpus.js');
+  const { trainLanguageModel } = await import('./train.js');
+  const corpus = characterCorpus(readFileSync(dataFile, 'utf8'));
+  const steps = integer(opts, 'steps', 2000, 1);
+  const tty = (process.stdout as { isTTY?: boolean }).isTTY === true;
+  io.out(`tide train: ${corpus.train.length.toLocaleString('en')} training and ${corpus.validation.length.toLocaleString('en')} validation characters from ${dataFile}; ${backend}; ${disc.scheme} scheme, ${disc.stepsPerLayer} step(s) per layer`);
+  const result = trainLanguageModel(
+    corpus,
+    { dModel: integer(opts, 'd-model', 64, 1), heads: integer(opts, 'heads', 4, 1), layers: integer(opts, 'layers', 4, 1), contextLength: integer(opts, 'context', 64, 2), ...(opts.has('d-ff') && { dFeedforward: integer(opts, 'd-ff', 256, 1) }) },
+    {
+      ...disc, steps, outDir, resume,
+      batchSize: integer(opts, 'batch', 16, 1), learningRate: number(opts, 'lr', 3e-3), weightDecay: number(opts, 'weight-decay', 0.1),
+      kineticWeight: number(opts, 'kinetic', 0), seed: integer(opts, 'seed', 0, 0), evalEvery: integer(opts, 'eval-every', 100, 1),
+      checkpointEvery: integer(opts, 'checkpoint-every', 250, 1), ...(opts.has('stop-after') && { stopAfter: integer(opts, 'stop-after', steps, 1) }), ...(opts.has('warmup') && { warmup: integer(opts, 'warmup', 100, 0) }),
+      onProgress: (p) => {
+        const width = 24;
+        const filled = Math.round((width * p.step) / p.steps);
+        const eta = p.tokensPerSecond > 0 ? ((p.steps - p.step) * p.elapsedSeconds) / Math.max(1, p.step) : 0;
+        const line = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] step ${p.step}/${p.steps} loss ${p.loss.toFixed(3)}${p.validationLoss !== undefined ? ` val ${p.validationLoss.toFixed(3)}` : ''} lr ${p.learningRate.toExponential(1)} ${p.tokensPerSecond.toFixed(0)} tok/s ${formatSeconds(p.elapsedSeconds)} elapsed, ~${formatSeconds(eta)} left`;
+        if (tty) process.stdout.write(`\r${line}`);
+        else if (p.validationLoss !== undefined || p.step === p.steps) io.out(line);
+      },
+    },
+  );
+  if (tty) process.stdout.write('\n');
+  io.out(`tide train: done in ${formatSeconds(result.seconds)}; train loss ${result.trainLoss.toFixed(4)}, validation loss ${result.validationLoss.toFixed(4)} (nats/char); checkpoint in ${outDir}`);
+  result.model.dispose();
+}
+
 /** Runs the CLI; returns the exit code (0 ok, 1 bad input, 2 bad usage). */
 export async function runCli(argv: readonly string[], io: CliIO = { out: (l) => console.log(l), err: (l) => console.error(l) }): Promise<number> {
   try {
@@ -298,6 +349,7 @@ export async function runCli(argv: readonly string[], io: CliIO = { out: (l) => 
     if (command === 'forward') await commandForward(opts, io);
     else if (command === 'generate') await commandGenerate(opts, io);
     else if (command === 'inspect') await commandInspect(opts, io);
+    else if (command === 'train') await commandTrain(opts, io);
     else await commandRun(opts, io);
     return 0;
   } catch (error) {

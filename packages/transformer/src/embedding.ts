@@ -10,8 +10,12 @@ import { field, type Field } from '@tide/domain';
 import { CheckpointError } from './errors.js';
 import type { TransformerModel } from './model.js';
 
-/** Token ids `[B, N]` → the initial field `[B, N, d]`. Checks the vocabulary and the context length. */
-export function embedTokens(model: TransformerModel, ids: tf.Tensor2D, source = 'input_ids'): Field {
+/**
+ * Token ids `[B, N]` → the initial field `[B, N, d]`. Checks the vocabulary and the context length.
+ * `differentiable: true` looks tokens up as `oneHot(ids)·wte` (a matMul): tfjs's gradient of `gather`
+ * needs the `UnsortedSegmentSum` kernel, which the wasm backend lacks.
+ */
+export function embedTokens(model: TransformerModel, ids: tf.Tensor2D, source = 'input_ids', options: { differentiable?: boolean } = {}): Field {
   const emb = model.embeddings;
   if (emb === undefined) throw new CheckpointError(source, { expected: 'a model with token embeddings (GPT-2)', received: `a ${model.config.family} model`, fix: 'encoders take `input` hidden states [B, N, d]' });
   if (!(ids instanceof tf.Tensor) || ids.rank !== 2 || ids.dtype !== 'int32') {
@@ -25,7 +29,13 @@ export function embedTokens(model: TransformerModel, ids: tf.Tensor2D, source = 
   for (let i = 0; i < data.length; i++) {
     if (data[i]! < 0 || data[i]! >= V) throw new CheckpointError(source, { expected: `token ids in 0…${V - 1}`, received: `${data[i]} at index ${i}`, fix: 'tokenize with the model\'s vocabulary' });
   }
-  const values = tf.tidy(() => tf.add(tf.gather(emb.tokens, ids), tf.slice(emb.positions, [0, 0], [n, -1])) as tf.Tensor3D); // [B, N, d]
+  const values = tf.tidy(() => {
+    const [b] = ids.shape;
+    const tokens = options.differentiable
+      ? tf.reshape(tf.matMul(tf.oneHot(tf.reshape(ids, [-1]), V), emb.tokens), [b, n, -1]) // [B, N, d]
+      : tf.gather(emb.tokens, ids); // [B, N, d]
+    return tf.add(tokens, tf.slice(emb.positions, [0, 0], [n, -1])) as tf.Tensor3D; // [B, N, d]
+  });
   return field(values);
 }
 

@@ -25,3 +25,10 @@ export { characterTokenizer, gpt2Tokenizer, tokenizerFor } from './tokenizer.js'
 export type { Tokenizer } from './tokenizer.js';
 export { runCli, describeModel, DEFAULT_MODEL_DIR } from './cli.js';
 export type { CliIO } from './cli.js';
+export { ASCII_ALPHABET, characterCorpus, sampleBatch, seededRandom } from './corpus.js';
+export type { Corpus } from './corpus.js';
+export { AdamW, warmupCosine } from './adamw.js';
+export type { AdamWOptions } from './adamw.js';
+export { gpt2StateDict, gpt2Config, saveGpt2Checkpoint } from './gpt2-writer.js';
+export { trainLanguageModel, initLanguageModel, languageModelLoss } from './train.js';
+export type { Architecture, TrainOptions, TrainProgress, TrainResult } from './train.js';

@@ -1,0 +1,100 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { tf } from '@tide/backend';
+import { expectClose } from '@tide/backend/testing';
+import { loadCheckpoint } from './checkpoint.js';
+import { runCli } from './cli.js';
+import { characterCorpus, sampleBatch, seededRandom } from './corpus.js';
+import { forward } from './forward.js';
+import { initLanguageModel, languageModelLoss, trainLanguageModel, type Architecture } from './train.js';
+import { warmupCosine } from './adamw.js';
+
+const text = readFileSync(fileURLToPath(new URL('../../../data/moby-dick.txt', import.meta.url)), 'utf8').slice(0, 60_000);
+const corpus = characterCorpus(text);
+const arch: Architecture = { dModel: 16, heads: 2, layers: 2, contextLength: 16 };
+const work = mkdtempSync(join(tmpdir(), 'tide-train-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe('training as optimal control', () => {
+  it('the corpus maps onto 96 characters with a held-out tail; the schedule warms up then decays', () => {
+    expect(corpus.alphabet).toHaveLength(96);
+    expect(corpus.validation.length).toBeGreaterThan(5000);
+    expect(Math.max(...corpus.train)).toBeLessThan(96);
+    expect(warmupCosine(0, 1, 10, 100)).toBeCloseTo(0.1);
+    expect(warmupCosine(9, 1, 10, 100)).toBeCloseTo(1);
+    expect(warmupCosine(100, 1, 10, 100)).toBeCloseTo(0.1);
+  });
+
+  it('gradient descent through the solver lowers the validation loss from ln 96', () => {
+    const r = trainLanguageModel(corpus, arch, { steps: 60, batchSize: 8, learningRate: 1e-2, evalEvery: 30, evalBatches: 2, seed: 1 });
+    expect(r.history[0]!.validationLoss).toBeLessThan(Math.log(96));
+    expect(r.validationLoss).toBeLessThan(3.3);
+    expect(r.history.map((h) => h.step)).toEqual([30, 60]);
+    r.model.dispose();
+  });
+
+  it('is deterministic, and resuming from a checkpoint continues exactly', () => {
+    const opts = { batchSize: 4, learningRate: 5e-3, evalEvery: 10, evalBatches: 1, seed: 3 } as const;
+    const straight = trainLanguageModel(corpus, arch, { ...opts, steps: 20 });
+    const again = trainLanguageModel(corpus, arch, { ...opts, steps: 20 });
+    expect(again.history).toEqual(straight.history);
+    const dir = join(work, 'resume');
+    trainLanguageModel(corpus, arch, { ...opts, steps: 20, stopAfter: 10, outDir: dir }).model.dispose();
+    const resumed = trainLanguageModel(corpus, arch, { ...opts, steps: 20, outDir: dir, resume: true });
+    expect(resumed.validationLoss).toBeCloseTo(straight.validationLoss, 4);
+    expectClose(resumed.model.embeddings!.tokens, straight.model.embeddings!.tokens, { atol: 1e-5, rtol: 1e-4 });
+    [straight, again, resumed].forEach((r) => r.model.dispose());
+  });
+
+  it('saves in the HF GPT-2 layout: the checkpoint reloads and gives the same logits', () => {
+    const dir = join(work, 'gpt2');
+    const r = trainLanguageModel(corpus, arch, { steps: 5, batchSize: 4, evalEvery: 5, evalBatches: 1, outDir: dir });
+    const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    expect(cfg).toMatchObject({ model_type: 'gpt2', n_embd: 16, n_head: 2, n_layer: 2, n_positions: 16, vocab_size: 96, tide: { scheme: 'exact', trainedSteps: 5 } });
+    const loaded = loadCheckpoint(dir);
+    const ids = tf.tensor2d([[40, 73, 72, 0, 5, 9, 33]], [1, 7], 'int32');
+    const a = forward(r.model, { inputIds: ids }).output;
+    const b = forward(loaded, { inputIds: ids }).output;
+    expectClose(b, a, { atol: 1e-5, rtol: 1e-5 });
+    tf.dispose([ids, a, b]);
+    loaded.dispose();
+    r.model.dispose();
+  });
+
+  it('the kinetic energy is Σ‖u_{n+1} − u_n‖²/Δt over the solver steps, and other schemes train too', () => {
+    const { model } = initLanguageModel(arch, corpus.alphabet, 5);
+    const { inputs, targets } = sampleBatch(corpus.train, 2, 16, seededRandom(1));
+    const k1 = languageModelLoss(model, inputs, targets, { kineticWeight: 0.5 });
+    const layers = forward(model, { inputIds: inputs }, { saveLayers: true }).layers;
+    const manual = tf.tidy(() => layers.slice(1).reduce((s, l, i) => s + tf.mean(tf.sum(tf.square(tf.sub(l.values, layers[i]!.values)), -1)).dataSync()[0]!, 0));
+    expect(k1.kinetic.dataSync()[0]).toBeCloseTo(manual, 4);
+    expect(k1.loss.dataSync()[0]).toBeCloseTo(k1.crossEntropy.dataSync()[0]! + 0.5 * manual, 4);
+    const strang = languageModelLoss(model, inputs, targets, { scheme: 'strang', stepsPerLayer: 2, kineticWeight: 0.1 });
+    expect(Number.isFinite(strang.loss.dataSync()[0]!)).toBe(true);
+    const r = trainLanguageModel(corpus, arch, { steps: 3, batchSize: 2, evalEvery: 3, evalBatches: 1, scheme: 'rk4', kineticWeight: 0.01 });
+    expect(Number.isFinite(r.validationLoss)).toBe(true);
+    tf.dispose([inputs, targets, k1.loss, k1.crossEntropy, k1.kinetic, strang.loss, strang.crossEntropy, strang.kinetic, ...layers.map((l) => l.values)]);
+    model.dispose();
+    r.model.dispose();
+  });
+
+  it('tide train writes a checkpoint, reports progress, and refuses bad input in one line', async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = { out: (l: string) => out.push(l), err: (l: string) => err.push(l) };
+    const dataFile = fileURLToPath(new URL('../../../data/moby-dick.txt', import.meta.url));
+    const dir = join(work, 'cli');
+    const code = await runCli(['train', '--data', dataFile, '--out', dir, '--steps', '4', '--batch', '2', '--context', '8', '--d-model', '8', '--heads', '2', '--layers', '1', '--eval-every', '2', '--backend', 'cpu'], io);
+    expect(err).toEqual([]);
+    expect(code).toBe(0);
+    expect(out.join('\n')).toMatch(/step 4\/4 loss [\d.]+ val [\d.]+ lr .* tok\/s/);
+    expect(out.at(-1)).toMatch(/validation loss [\d.]+ \(nats\/char\); checkpoint in/);
+    expect(loadCheckpoint(dir).config.layers).toBe(1);
+    const bad = await runCli(['train', '--data', join(work, 'missing.txt'), '--out', dir], io);
+    expect(bad).toBe(1);
+    expect(err.at(-1)).toMatch(/missing\.txt: expected a UTF-8 text file to train on, received no such file/);
+  });
+});

@@ -1,0 +1,293 @@
+/**
+ * Training as optimal control (paper §2): choose the controls θ(t) that minimise the loss of u(T), subject to
+ * the integro-differential equation — here by gradient descent through the solver (tfjs autodiff through any
+ * scheme), with AdamW, warm-up and cosine decay. Optionally a trajectory regulariser from the control view,
+ * the kinetic energy `∫₀ᵀ ‖u_t‖² dt ≈ Σ_n ‖u_{n+1} − u_n‖²/Δt` (mean over tokens).
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tf, describeValue } from '@tide/backend';
+import { solve } from '@tide/solvers';
+import { AffineStep, LayerNormConstraint } from '@tide/normalization';
+import { AdamW, warmupCosine } from './adamw.js';
+import { loadCheckpoint } from './checkpoint.js';
+import { sampleBatch, seededRandom, type Corpus } from './corpus.js';
+import { embedTokens, languageModelHead } from './embedding.js';
+import { CheckpointError } from './errors.js';
+import { saveGpt2Checkpoint } from './gpt2-writer.js';
+import type { LayerParameters, ModelConfig, TransformerModel } from './model.js';
+import { discretise, type DiscretisationOptions } from './presets.js';
+import { readSafetensors, writeSafetensors } from './safetensors.js';
+
+/** The architecture of a model to train (GPT-2 family, character vocabulary). */
+export interface Architecture {
+  readonly dModel: number;
+  readonly heads: number;
+  readonly layers: number;
+  readonly dFeedforward?: number;
+  readonly contextLength: number;
+}
+
+/** Options of {@link trainLanguageModel}. */
+export interface TrainOptions extends DiscretisationOptions {
+  readonly steps: number;
+  readonly batchSize?: number;
+  readonly learningRate?: number;
+  readonly warmup?: number;
+  readonly weightDecay?: number;
+  readonly seed?: number;
+  /** Weight of the kinetic-energy regulariser (default 0). */
+  readonly kineticWeight?: number;
+  readonly evalEvery?: number;
+  readonly evalBatches?: number;
+  /** Where checkpoints go (GPT-2 layout + trainer state); none when omitted. */
+  readonly outDir?: string;
+  readonly checkpointEvery?: number;
+  /** Continue from the trainer state in `outDir` (the same run: same `steps` and settings). */
+  readonly resume?: boolean;
+  /** Stop (with a checkpoint) after this step of the run, e.g. to continue later with `resume`. */
+  readonly stopAfter?: number;
+  readonly onProgress?: (p: TrainProgress) => void;
+}
+
+/** One report of the training loop. */
+export interface TrainProgress {
+  readonly step: number;
+  readonly steps: number;
+  readonly loss: number;
+  readonly learningRate: number;
+  readonly tokensPerSecond: number;
+  readonly elapsedSeconds: number;
+  readonly validationLoss?: number;
+  readonly kinetic?: number;
+}
+
+/** What a training run returns; the caller owns (and disposes) the model. */
+export interface TrainResult {
+  readonly model: TransformerModel;
+  readonly history: readonly { step: number; loss: number; validationLoss?: number }[];
+  readonly trainLoss: number;
+  readonly validationLoss: number;
+  readonly seconds: number;
+}
+
+/** A GPT-2-family model with freshly initialised variables (GPT-2's scheme: N(0, 0.02), residual outputs scaled by 1/√(2L)). */
+export function initLanguageModel(arch: Architecture, alphabet: string, seed = 0): { model: TransformerModel; variables: Map<string, tf.Variable>; decay: Set<string> } {
+  const { dModel: d, heads, layers: L, contextLength: P } = arch;
+  const f = arch.dFeedforward ?? 4 * d;
+  const V = [...alphabet].length;
+  if (![d, heads, L, f, P].every((v) => Number.isInteger(v) && v > 0) || d % heads !== 0) {
+    throw new CheckpointError('architecture', { expected: 'positive integers with heads dividing d_model', received: JSON.stringify({ d, heads, L, f, P }), fix: 'e.g. --d-model 64 --heads 4 --layers 4 --context 64' });
+  }
+  const variables = new Map<string, tf.Variable>();
+  const decay = new Set<string>();
+  let s = seed * 7919;
+  const make = (name: string, shape: number[], kind: 'normal' | 'ones' | 'zeros', std = 0.02, decayed = false) => {
+    const t = kind === 'normal' ? tf.randomNormal(shape, 0, std, 'float32', s++) : kind === 'ones' ? tf.ones(shape) : tf.zeros(shape);
+    const v = tf.variable(t, true); // tfjs names it uniquely; the map keeps our name
+    t.dispose();
+    variables.set(name, v);
+    if (decayed) decay.add(name);
+    return v;
+  };
+  const residual = 0.02 / Math.sqrt(2 * L);
+  const layerList: LayerParameters[] = [];
+  for (let i = 0; i < L; i++) {
+    const p = `h.${i}.`;
+    layerList.push({
+      attention: {
+        wq: make(`${p}wq`, [d, d], 'normal', 0.02, true) as tf.Variable<tf.Rank.R2>, wk: make(`${p}wk`, [d, d], 'normal', 0.02, true) as tf.Variable<tf.Rank.R2>,
+        wv: make(`${p}wv`, [d, d], 'normal', 0.02, true) as tf.Variable<tf.Rank.R2>, wo: make(`${p}wo`, [d, d], 'normal', residual, true) as tf.Variable<tf.Rank.R2>,
+        bq: make(`${p}bq`, [d], 'zeros') as tf.Variable<tf.Rank.R1>, bk: make(`${p}bk`, [d], 'zeros') as tf.Variable<tf.Rank.R1>,
+        bv: make(`${p}bv`, [d], 'zeros') as tf.Variable<tf.Rank.R1>, bo: make(`${p}bo`, [d], 'zeros') as tf.Variable<tf.Rank.R1>,
+      },
+      norm1: { gamma: make(`${p}ln1.g`, [d], 'ones') as tf.Variable<tf.Rank.R1>, beta: make(`${p}ln1.b`, [d], 'zeros') as tf.Variable<tf.Rank.R1> },
+      norm2: { gamma: make(`${p}ln2.g`, [d], 'ones') as tf.Variable<tf.Rank.R1>, beta: make(`${p}ln2.b`, [d], 'zeros') as tf.Variable<tf.Rank.R1> },
+      w1: make(`${p}w1`, [d, f], 'normal', 0.02, true) as tf.Variable<tf.Rank.R2>, b1: make(`${p}b1`, [f], 'zeros') as tf.Variable<tf.Rank.R1>,
+      w2: make(`${p}w2`, [f, d], 'normal', residual, true) as tf.Variable<tf.Rank.R2>, b2: make(`${p}b2`, [d], 'zeros') as tf.Variable<tf.Rank.R1>,
+    });
+  }
+  const tokens = make('wte', [V, d], 'normal', 0.02, true) as tf.Variable<tf.Rank.R2>;
+  const positions = make('wpe', [P, d], 'normal', 0.01) as tf.Variable<tf.Rank.R2>;
+  const finalNorm = { gamma: make('lnf.g', [d], 'ones') as tf.Variable<tf.Rank.R1>, beta: make('lnf.b', [d], 'zeros') as tf.Variable<tf.Rank.R1> };
+  const config: ModelConfig = {
+    family: 'gpt2', dModel: d, heads, dFeedforward: f, layers: L, activation: 'gelu_new', normFirst: true, epsilon: 1e-5,
+    causal: true, finalNorm: true, vocabSize: V, positions: P, tokenizer: { type: 'chars', alphabet },
+  };
+  const model: TransformerModel = { config, layers: layerList, finalNorm, embeddings: { tokens, positions }, source: 'initLanguageModel', dispose: () => tf.dispose([...variables.values()]) };
+  return { model, variables, decay };
+}
+
+/** Variables for a loaded model (to resume or fine-tune): the same names as {@link initLanguageModel}. */
+function variablesOf(model: TransformerModel): { variables: Map<string, tf.Variable>; decay: Set<string> } {
+  const variables = new Map<string, tf.Variable>();
+  const decay = new Set<string>();
+  const add = (name: string, t: tf.Tensor, decayed = false) => {
+    if (!(t instanceof tf.Variable)) throw new CheckpointError(`resume: ${name}`, { expected: 'a trainable variable', received: 'a constant tensor', fix: 'load with asVariables' });
+    variables.set(name, t);
+    if (decayed) decay.add(name);
+  };
+  model.layers.forEach((l, i) => {
+    const p = `h.${i}.`;
+    const a = l.attention;
+    add(`${p}wq`, a.wq, true); add(`${p}wk`, a.wk, true); add(`${p}wv`, a.wv, true); add(`${p}wo`, a.wo, true);
+    add(`${p}bq`, a.bq!); add(`${p}bk`, a.bk!); add(`${p}bv`, a.bv!); add(`${p}bo`, a.bo!);
+    add(`${p}ln1.g`, l.norm1.gamma); add(`${p}ln1.b`, l.norm1.beta); add(`${p}ln2.g`, l.norm2.gamma); add(`${p}ln2.b`, l.norm2.beta);
+    add(`${p}w1`, l.w1, true); add(`${p}b1`, l.b1); add(`${p}w2`, l.w2, true); add(`${p}b2`, l.b2);
+  });
+  add('wte', model.embeddings!.tokens, true);
+  add('wpe', model.embeddings!.positions);
+  add('lnf.g', model.finalNorm!.gamma);
+  add('lnf.b', model.finalNorm!.beta);
+  return { variables, decay };
+}
+
+/** A loaded model whose tensors are converted to trainable variables (the constants are disposed). */
+function asVariables(model: TransformerModel): TransformerModel {
+  const v = <T extends tf.Tensor>(t: T): T => {
+    const out = tf.variable(t, true) as unknown as T;
+    t.dispose();
+    return out;
+  };
+  const layers = model.layers.map((l) => ({
+    attention: Object.fromEntries(Object.entries(l.attention).map(([k, t]) => [k, t === undefined ? undefined : v(t as tf.Tensor)])) as unknown as LayerParameters['attention'],
+    norm1: { gamma: v(l.norm1.gamma), beta: v(l.norm1.beta) },
+    norm2: { gamma: v(l.norm2.gamma), beta: v(l.norm2.beta) },
+    w1: v(l.w1), b1: v(l.b1), w2: v(l.w2), b2: v(l.b2),
+  }));
+  const finalNorm = { gamma: v(model.finalNorm!.gamma), beta: v(model.finalNorm!.beta) };
+  const embeddings = { tokens: v(model.embeddings!.tokens), positions: v(model.embeddings!.positions) };
+  const out: TransformerModel = { ...model, layers, finalNorm, embeddings, dispose: () => tf.dispose([...variablesOf(out).variables.values()]) };
+  return out;
+}
+
+/**
+ * The loss of a batch: mean next-token cross-entropy of the logits at t = T, plus `kineticWeight·∫‖u_t‖²dt`.
+ * Returns scalars (caller owns them).
+ */
+export function languageModelLoss(model: TransformerModel, inputs: tf.Tensor2D, targets: tf.Tensor2D, options: DiscretisationOptions & { kineticWeight?: number } = {}): { loss: tf.Scalar; crossEntropy: tf.Scalar; kinetic: tf.Scalar } {
+  const disc = discretise(model, options);
+  try {
+    return tf.tidy(() => {
+      const u0 = embedTokens(model, inputs, 'inputs', { differentiable: true });
+      const kw = options.kineticWeight ?? 0;
+      const sol = solve(u0, disc.scheme, { t1: disc.t1, step: { stepsPerUnit: disc.stepsPerLayer }, ...(kw > 0 && { saveAt: 'steps' as const }) });
+      const dt = 1 / disc.stepsPerLayer;
+      let kinetic: tf.Scalar = tf.scalar(0);
+      for (let n = 0; n + 1 < sol.states.length; n++) {
+        kinetic = tf.add(kinetic, tf.div(tf.mean(tf.sum(tf.square(tf.sub(sol.states[n + 1]!.values, sol.states[n]!.values)), -1)), dt)) as tf.Scalar;
+      }
+      const p = new LayerNormConstraint({ epsilon: model.config.epsilon }).project(sol.u, disc.t1);
+      const h = new AffineStep(model.finalNorm!.gamma, model.finalNorm!.beta).apply(p, disc.t1);
+      const logits = languageModelHead(model, h.values); // [B, N, V]
+      const V = logits.shape[2];
+      const flat = tf.reshape(logits, [-1, V]); // [B·N, V]
+      const logp = tf.sub(flat, tf.logSumExp(flat, -1, true)); // log-softmax (tf.logSoftmax leaks a data id on wasm under autodiff)
+      const crossEntropy = tf.neg(tf.mean(tf.sum(tf.mul(logp, tf.oneHot(tf.reshape(targets, [-1]), V)), -1))) as tf.Scalar;
+      return { loss: tf.add(crossEntropy, tf.mul(kinetic, kw)) as tf.Scalar, crossEntropy, kinetic };
+    });
+  } finally {
+    disc.dispose();
+  }
+}
+
+function check(name: string, value: unknown, ok: boolean, fix: string): void {
+  if (!ok) throw new CheckpointError(`train: ${name}`, { expected: fix, received: describeValue(value), fix: `pass a valid --${name}` });
+}
+
+/** Trains a character-level language model on `corpus` (or continues the run in `options.outDir`). */
+export function trainLanguageModel(corpus: Corpus, arch: Architecture, options: TrainOptions): TrainResult {
+  const batch = options.batchSize ?? 16;
+  const peak = options.learningRate ?? 3e-3;
+  const warmup = options.warmup ?? Math.min(100, Math.floor(options.steps / 10));
+  const seed = options.seed ?? 0;
+  const evalEvery = options.evalEvery ?? 100;
+  const evalBatches = options.evalBatches ?? 8;
+  check('steps', options.steps, Number.isInteger(options.steps) && options.steps > 0, 'an integer > 0');
+  check('batch', batch, Number.isInteger(batch) && batch > 0, 'an integer > 0');
+  check('lr', peak, peak > 0 && Number.isFinite(peak), 'a learning rate > 0');
+  const disc: DiscretisationOptions = { ...(options.scheme && { scheme: options.scheme }), ...(options.stepsPerLayer && { stepsPerLayer: options.stepsPerLayer }), ...(options.schedule && { schedule: options.schedule }) };
+  const loss = { ...disc, kineticWeight: options.kineticWeight ?? 0 };
+  let model: TransformerModel;
+  let variables: Map<string, tf.Variable>;
+  let decay: Set<string>;
+  let start = 0;
+  let history: { step: number; loss: number; validationLoss?: number }[] = [];
+  const statePath = options.outDir === undefined ? undefined : join(options.outDir, 'trainer-state.safetensors');
+  if (options.resume) {
+    if (options.outDir === undefined || !existsSync(statePath!)) throw new CheckpointError('train --resume', { expected: `a trainer state in ${options.outDir}`, received: 'none', fix: 'resume from the --out folder of an earlier run' });
+    model = asVariables(loadCheckpoint(options.outDir));
+    ({ variables, decay } = variablesOf(model));
+    const meta = JSON.parse(readFileSync(join(options.outDir, 'trainer.json'), 'utf8')) as { step: number; history: typeof history };
+    start = meta.step;
+    history = meta.history;
+  } else {
+    ({ model, variables, decay } = initLanguageModel(arch, corpus.alphabet, seed));
+  }
+  const optimizer = new AdamW(variables, decay, { learningRate: peak, weightDecay: options.weightDecay ?? 0.1 });
+  if (options.resume) {
+    const state = readSafetensors(new Uint8Array(readFileSync(statePath!)), statePath).tensors;
+    for (const [name] of variables) {
+      const m = state.get(`${name}.m`);
+      const v = state.get(`${name}.v`);
+      if (!m || !v) throw new CheckpointError(`${statePath}: "${name}.m"`, { expected: 'the optimizer moments of every variable', received: 'a missing entry', fix: 'the trainer state is incomplete; train from scratch' });
+      optimizer.m.get(name)!.assign(tf.tensor(m.data as Float32Array, m.shape as number[]));
+      optimizer.v.get(name)!.assign(tf.tensor(v.data as Float32Array, v.shape as number[]));
+    }
+    optimizer.step = start;
+  }
+  const context = model.config.positions!;
+  const validation = () => {
+    const random = seededRandom(seed + 1_000_003);
+    let total = 0;
+    for (let i = 0; i < evalBatches; i++) {
+      const { inputs, targets } = sampleBatch(corpus.validation, batch, context, random);
+      const l = languageModelLoss(model, inputs, targets, disc);
+      total += l.crossEntropy.dataSync()[0]!;
+      tf.dispose([inputs, targets, l.loss, l.crossEntropy, l.kinetic]);
+    }
+    return total / evalBatches;
+  };
+  const save = (step: number) => {
+    if (options.outDir === undefined) return;
+    saveGpt2Checkpoint(model, options.outDir, { tide: { scheme: disc.scheme ?? 'exact', stepsPerLayer: disc.stepsPerLayer ?? 1, schedule: disc.schedule ?? 'piecewise', trainedSteps: step } });
+    const state: Record<string, { dtype: 'F32'; shape: number[]; data: Float32Array }> = {};
+    for (const [name] of variables) {
+      const m = optimizer.m.get(name)!;
+      state[`${name}.m`] = { dtype: 'F32', shape: m.shape, data: m.dataSync() as Float32Array };
+      state[`${name}.v`] = { dtype: 'F32', shape: m.shape, data: optimizer.v.get(name)!.dataSync() as Float32Array };
+    }
+    writeFileSync(statePath!, writeSafetensors(state));
+    writeFileSync(join(options.outDir, 'trainer.json'), `${JSON.stringify({ step, history, options: { ...options, onProgress: undefined }, arch }, null, 1)}\n`);
+  };
+  const t0 = performance.now();
+  let last = NaN;
+  let smoothed = NaN;
+  const end = Math.min(options.steps, options.stopAfter ?? options.steps);
+  for (let step = start; step < end; step++) {
+    const random = seededRandom(seed * 1_000_033 + step);
+    const { inputs, targets } = sampleBatch(corpus.train, batch, context, random);
+    const lr = warmupCosine(step, peak, warmup, options.steps);
+    let kinetic = 0;
+    const { value, grads } = tf.variableGrads(() => {
+      const l = languageModelLoss(model, inputs, targets, loss);
+      kinetic = l.kinetic.dataSync()[0]!;
+      return l.loss;
+    }, [...variables.values()]);
+    last = value.dataSync()[0]!;
+    if (!Number.isFinite(last)) throw new CheckpointError(`train: step ${step}`, { expected: 'a finite loss', received: String(last), fix: 'lower --lr' });
+    optimizer.apply(grads, lr);
+    tf.dispose([value, inputs, targets, ...Object.values(grads)]);
+    smoothed = Number.isNaN(smoothed) ? last : 0.95 * smoothed + 0.05 * last;
+    const done = step + 1;
+    const evaluate = done % evalEvery === 0 || done === end;
+    const validationLoss = evaluate ? validation() : undefined;
+    if (evaluate) history.push({ step: done, loss: smoothed, ...(validationLoss !== undefined && { validationLoss }) });
+    const elapsed = (performance.now() - t0) / 1000;
+    options.onProgress?.({ step: done, steps: options.steps, loss: smoothed, learningRate: lr, tokensPerSecond: ((done - start) * batch * context) / elapsed, elapsedSeconds: elapsed, ...(validationLoss !== undefined && { validationLoss }), ...(loss.kineticWeight > 0 && { kinetic }) });
+    if ((options.checkpointEvery !== undefined && done % options.checkpointEvery === 0) || done === end) save(done);
+  }
+  const validationLoss = history.length > 0 ? history[history.length - 1]!.validationLoss ?? validation() : validation();
+  optimizer.dispose();
+  return { model, history, trainLoss: smoothed, validationLoss, seconds: (performance.now() - t0) / 1000 };
+}
