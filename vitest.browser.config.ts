@@ -19,7 +19,11 @@ export default defineConfig({
     ],
   },
   test: {
-    include: lanePackages.split(',').map((p) => `packages/${p.trim()}/src/**/*.test.ts`),
+    include: [
+      ...lanePackages.split(',').map((p) => `packages/${p.trim()}/src/**/*.test.ts`),
+      // The transformer's other tests read files with node:fs; its browser test checks the generated report.
+      'packages/transformer/src/**/*.browser.test.ts',
+    ],
     exclude: ['**/*.node.test.ts', '**/node_modules/**', '**/dist/**'],
     setupFiles: ['./vitest.setup.ts'],
     testTimeout: 120_000,

@@ -12,6 +12,18 @@ if (!existsSync(chromium)) {
   );
   process.exit(1);
 }
+// The report page the browser test opens: built packages, then `tide run` on the embedded default.
+const prepare = [
+  ['npx', ['nx', 'run-many', '-t', 'build', '--outputStyle=static']],
+  ['node', ['packages/transformer/bin/tide.mjs', 'run', '--tokens', '24', '--report', 'reports/browser-lane']],
+];
+for (const [cmd, args] of prepare) {
+  const step = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true' } });
+  if (step.status !== 0) {
+    console.error(`browser lane: preparing the report failed (${cmd} ${args.join(' ')} exited ${step.status})`);
+    process.exit(1);
+  }
+}
 const result = spawnSync('npx', ['vitest', 'run', '--config', 'vitest.browser.config.ts', ...process.argv.slice(2)], {
   stdio: 'inherit',
   env: { ...process.env, CHROMIUM_PATH: chromium },

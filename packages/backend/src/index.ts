@@ -18,3 +18,4 @@ export {
   runtimeEnvironment,
 } from './engine.js';
 export type { BackendName, EngineInfo, EngineOptions, RuntimeEnvironment } from './engine.js';
+export { convergenceOrder } from './order.js';

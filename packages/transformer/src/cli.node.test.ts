@@ -142,9 +142,12 @@ describe('tide generate, inspect and run', () => {
   });
 
   it('run: the main job on the embedded default prints generated text and the refinement table', async () => {
-    const r = await tide('run', '--tokens', '8', '--backend', 'cpu');
+    const report = join(work, 'report');
+    const r = await tide('run', '--tokens', '8', '--backend', 'cpu', '--report', report);
     expect(r.code).toBe(0);
     const text = r.out.join('\n');
+    expect(existsSync(join(report, 'index.html'))).toBe(true);
+    expect(text).toMatch(/measured orders on this model .*: lie -?[\d.]+, strang -?[\d.]+, heun -?[\d.]+, rk4 -?[\d.]+/);
     expect(text).toMatch(/generated with the exact scheme/);
     expect(text).toMatch(/exact \(Lie, Δt = 1\)\s+0\.00e\+0\s+0\.00e\+0/);
     expect(text).toMatch(/RK4, 4 steps\/layer/);

@@ -35,7 +35,7 @@ export const DEFAULT_MODEL_DIR = fileURLToPath(new URL('../models/default', impo
 class UsageError extends Error {}
 
 const COMMANDS: Record<string, readonly string[]> = {
-  run: ['model', 'prompt', 'tokens', 'backend'],
+  run: ['model', 'prompt', 'tokens', 'report', 'backend'],
   forward: ['model', 'input', 'output', 'scheme', 'steps-per-layer', 'schedule', 'backend'],
   generate: ['model', 'prompt', 'ids', 'tokens', 'temperature', 'top-k', 'seed', 'scheme', 'steps-per-layer', 'schedule', 'backend'],
   inspect: ['model', 'backend'],
@@ -45,7 +45,7 @@ const COMMANDS: Record<string, readonly string[]> = {
 const HELP = `tide — Transformers as integro-differential equations
 
 usage:
-  tide [run] [--prompt TEXT] [--tokens N] [--model DIR] [--backend B]
+  tide [run] [--prompt TEXT] [--tokens N] [--model DIR] [--report DIR] [--backend B]
   tide forward --model DIR --input FILE --output FILE [--scheme S] [--steps-per-layer K] [--schedule piecewise|linear] [--backend B]
   tide generate --model DIR (--prompt TEXT | --ids 1,2,3) [--tokens N] [--temperature T] [--top-k K] [--seed S] [--scheme S] [--steps-per-layer K]
   tide inspect --model DIR
@@ -233,58 +233,22 @@ export function describeModel(model: TransformerModel, dir: string): string[] {
   return lines;
 }
 
-function softmaxRows(logits: tf.Tensor3D): tf.Tensor2D {
-  return tf.tidy(() => tf.logSoftmax(tf.reshape(logits, [-1, logits.shape[2]])) as tf.Tensor2D);
-}
-
 async function commandRun(opts: Map<string, string>, io: CliIO): Promise<void> {
   const backend = await startEngine(opts);
   const dir = opts.get('model') ?? DEFAULT_MODEL_DIR;
   const model = loadCheckpoint(dir);
   try {
-    io.out(`tide: engine ${backend}; model ${opts.has('model') ? dir : 'embedded default'}`);
-    for (const line of describeModel(model, opts.has('model') ? dir : 'models/default')) io.out(line);
-    const { ids, decode } = await promptIds(new Map([['prompt', opts.get('prompt') ?? 'The integral of attention ']]), model, 'run');
-    const count = integer(opts, 'tokens', 40, 1);
-    let t0 = performance.now();
-    const generated = generate(model, ids, { scheme: 'exact', maxNewTokens: count });
-    const genTime = performance.now() - t0;
-    io.out(`\ngenerated with the exact scheme (greedy, ${count} tokens, ${(genTime / 1000).toFixed(2)} s):`);
-    io.out(`  ${JSON.stringify(decode ? decode([...ids, ...generated]) : [...ids, ...generated].join(','))}`);
-    const sequence = [...ids, ...generated].slice(-model.config.positions!);
-    const input = tf.tensor2d([sequence], [1, sequence.length], 'int32');
-    const runs: [string, DiscretisationOptions][] = [
-      ['exact (Lie, Δt = 1)', { scheme: 'exact' }],
-      ['Lie, 2 steps/layer', { scheme: 'lie', stepsPerLayer: 2 }],
-      ['Lie, 4 steps/layer', { scheme: 'lie', stepsPerLayer: 4 }],
-      ['Strang, 1 step/layer', { scheme: 'strang', stepsPerLayer: 1 }],
-      ['Strang, 4 steps/layer', { scheme: 'strang', stepsPerLayer: 4 }],
-      ['RK4, 1 step/layer', { scheme: 'rk4', stepsPerLayer: 1 }],
-      ['RK4, 4 steps/layer', { scheme: 'rk4', stepsPerLayer: 4 }],
-    ];
-    io.out(`\nthe same ${sequence.length} tokens re-solved over depth [0, ${model.config.layers}] (logits against the exact scheme):`);
-    io.out(`  ${'discretisation'.padEnd(24)}${'max |Δ logits|'.padStart(16)}${'mean KL(exact‖·)'.padStart(19)}${'evaluations'.padStart(13)}${'wall time'.padStart(12)}`);
-    let exactLog: tf.Tensor2D | undefined;
-    let exactLogits: tf.Tensor3D | undefined;
-    for (const [label, d] of runs) {
-      forward(model, { inputIds: input }, d).output.dispose(); // warm-up
-      t0 = performance.now();
-      const r = forward(model, { inputIds: input }, d);
-      await r.output.data();
-      const ms = performance.now() - t0;
-      const logp = softmaxRows(r.output);
-      if (exactLog === undefined) {
-        exactLog = logp;
-        exactLogits = r.output;
-      }
-      const maxDiff = tf.tidy(() => tf.max(tf.abs(tf.sub(r.output, exactLogits!))).dataSync()[0]!);
-      const kl = tf.tidy(() => tf.mean(tf.sum(tf.mul(tf.exp(exactLog!), tf.sub(exactLog!, logp)), -1)).dataSync()[0]!);
-      io.out(`  ${label.padEnd(24)}${maxDiff.toExponential(2).padStart(16)}${kl.toExponential(2).padStart(19)}${String(r.stats.fieldEvaluations).padStart(13)}${`${ms.toFixed(1)} ms`.padStart(12)}`);
-      if (logp !== exactLog) tf.dispose([logp, r.output]);
-    }
-    tf.dispose([input, ...(exactLog ? [exactLog] : []), ...(exactLogits ? [exactLogits] : [])]);
-    io.out('\nRefining Δt solves the pre-LN ODE u_t = A(P₁u) + F(P₂u) more accurately: the logits move away from the');
-    io.out('trained network (Δt = 1) towards the continuous model; see the README for the measured orders.');
+    const tokenizer = await tokenizerFor(model.config);
+    if (tokenizer === undefined) throw new CheckpointError(dir, { expected: 'a model that declares a tokenizer', received: 'a model without one', fix: 'tide run needs text; use tide forward for id inputs' });
+    const summary = [`tide: engine ${backend}; model ${opts.has('model') ? dir : 'embedded default'}`, ...describeModel(model, opts.has('model') ? dir : 'models/default')];
+    for (const line of summary) io.out(line);
+    const t0 = performance.now();
+    const { runMainJob } = await import('./main-job.js');
+    const { writeReport } = await import('./report.js');
+    const job = runMainJob(model, tokenizer, { prompt: opts.get('prompt') ?? 'Call me Ishmael. ', tokens: integer(opts, 'tokens', 80, 1), title: 'TIDE: a Transformer solved as an integro-differential equation', summary });
+    for (const line of job.lines) io.out(line);
+    const index = await writeReport(opts.get('report') ?? join('reports', 'tide-run'), job.report);
+    io.out(`\nreport: ${index} (attention kernels, trajectories over depth, constraint distances, measured orders); total ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   } finally {
     model.dispose();
   }

@@ -26,6 +26,8 @@ export interface ForwardInput {
 export interface ForwardOptions extends DiscretisationOptions {
   /** Save the state at every layer boundary (t = 0, 1, …, L) in the result. */
   readonly saveLayers?: boolean;
+  /** Save the state at every step boundary instead (k per layer). */
+  readonly saveSteps?: boolean;
   /** Called after each sub-step (diagnostics). */
   readonly onSubStep?: Parameters<typeof solve>[2]['onSubStep'];
 }
@@ -67,6 +69,7 @@ export function forward(model: TransformerModel, input: ForwardInput, options: F
       t1: disc.t1,
       step: { stepsPerUnit: disc.stepsPerLayer },
       ...(options.saveLayers && { saveAt: Array.from({ length: disc.t1 + 1 }, (_, i) => i) }),
+      ...(options.saveSteps && { saveAt: 'steps' as const }),
       ...(options.onSubStep && { onSubStep: options.onSubStep }),
     });
     const final = sol.u;

@@ -32,3 +32,7 @@ export type { AdamWOptions } from './adamw.js';
 export { gpt2StateDict, gpt2Config, saveGpt2Checkpoint } from './gpt2-writer.js';
 export { trainLanguageModel, initLanguageModel, languageModelLoss } from './train.js';
 export type { Architecture, TrainOptions, TrainProgress, TrainResult } from './train.js';
+export { runMainJob } from './main-job.js';
+export type { MainJobResult } from './main-job.js';
+export { writeReport, reportCharts } from './report.js';
+export type { ReportData } from './report.js';

@@ -11,5 +11,5 @@ export { closeness, expectClose } from './close.js';
 export type { ClosenessReport, Numeric, Tolerance } from './close.js';
 export { expectTensorCount, expectNoLeaks } from './leaks.js';
 export { testBackends, useBackend, describeEachBackend } from './backends.js';
-export { convergenceOrder } from './order.js';
+export { convergenceOrder } from '../order.js';
 export { readmeExamples, runReadmeExamples } from './readme.js';
