@@ -133,7 +133,7 @@ figure{margin:2rem 0;padding:1rem;border:1px solid #ddd;border-radius:6px}figcap
 pre{background:#f6f6f6;padding:.75rem;overflow-x:auto}</style></head>
 <body><h1>${escape(data.title)}</h1>
 <pre>${escape(data.summary.join('\n'))}</pre>
-<h2>Generated text (exact scheme)</h2><pre><b>${escape(data.text.prompt)}</b>${escape(data.text.generated)}</pre>
+<h2>Generated text (exact scheme, sampled)</h2><pre><b>${escape(data.text.prompt)}</b>${escape(data.text.generated)}</pre>
 <h2>Re-solved over depth</h2><pre>${escape(data.table.join('\n'))}</pre>
 ${figures.join('\n')}
 </body></html>

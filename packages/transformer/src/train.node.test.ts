@@ -38,6 +38,11 @@ describe('training as optimal control', () => {
 
   it('is deterministic, and resuming from a checkpoint continues exactly', () => {
     const opts = { batchSize: 4, learningRate: 5e-3, evalEvery: 10, evalBatches: 1, seed: 3 } as const;
+    const zeroA = initLanguageModel(arch, corpus.alphabet, 0);
+    const zeroB = initLanguageModel(arch, corpus.alphabet, 0);
+    for (const [name, v] of zeroA.variables) expectClose(zeroB.variables.get(name)!, v, { atol: 0, rtol: 0 }, `seed 0: ${name}`);
+    zeroA.model.dispose();
+    zeroB.model.dispose();
     const straight = trainLanguageModel(corpus, arch, { ...opts, steps: 20 });
     const again = trainLanguageModel(corpus, arch, { ...opts, steps: 20 });
     expect(again.history).toEqual(straight.history);

@@ -81,7 +81,8 @@ export function initLanguageModel(arch: Architecture, alphabet: string, seed = 0
   }
   const variables = new Map<string, tf.Variable>();
   const decay = new Set<string>();
-  let s = seed * 7919;
+  // tfjs treats seed 0 as "no seed" (Math.random()): every seed used here is ≥ 1.
+  let s = seed * 7919 + 1;
   const make = (name: string, shape: number[], kind: 'normal' | 'ones' | 'zeros', std = 0.02, decayed = false) => {
     const t = kind === 'normal' ? tf.randomNormal(shape, 0, std, 'float32', s++) : kind === 'ones' ? tf.ones(shape) : tf.zeros(shape);
     const v = tf.variable(t, true); // tfjs names it uniquely; the map keeps our name
