@@ -15,7 +15,8 @@
  */
 import { tf } from '@tide/backend';
 import { checkField, featureGrid, type Field, type HasParameters, type VectorField } from '@tide/domain';
-import { attentionSizes, type AttentionOptions, type AttentionParameters, type AttentionSizes } from './parameters.js';
+import { BLOCKED_THRESHOLD, attentionSizes, type AttentionOptions, type AttentionParameters, type AttentionSizes } from './parameters.js';
+import { blockedAttentionCore } from './blocked-attention.js';
 import { quadratureScoreBias } from './quadrature-bias.js';
 
 /** `[B, N, H·w] → [B, H, N, w]`. */
@@ -31,15 +32,29 @@ function featureMap(x: tf.Tensor3D, w: tf.Tensor2D, bias: tf.Tensor1D | undefine
   return tf.reshape(shifted, [b, n, w.shape[1]]) as tf.Tensor3D; // [B, N, width]
 }
 
-/** α = softmax(s + ln w (+ causal)): `[B, H, N, N]`, and the value maps `[B, H, N, d_v]`. */
-function weightsAndValues(u: Field, params: AttentionParameters, sizes: AttentionSizes, causal: boolean): { alpha: tf.Tensor4D; v: tf.Tensor4D } {
+/** Per-head Q, K, V and the quadrature/causal score bias. */
+function headMaps(u: Field, params: AttentionParameters, sizes: AttentionSizes, causal: boolean): { q: tf.Tensor4D; k: tf.Tensor4D; v: tf.Tensor4D; bias: tf.Tensor4D } {
   const x = u.values; // [B, N, d]
   const [b, n] = x.shape;
-  const q = splitHeads(featureMap(x, params.wq, params.bq), b, n, sizes.heads, sizes.keyWidth); // [B, H, N, d_k]
-  const k = splitHeads(featureMap(x, params.wk, params.bk), b, n, sizes.heads, sizes.keyWidth); // [B, H, N, d_k]
-  const v = splitHeads(featureMap(x, params.wv, params.bv), b, n, sizes.heads, sizes.valueWidth); // [B, H, N, d_v]
+  return {
+    q: splitHeads(featureMap(x, params.wq, params.bq), b, n, sizes.heads, sizes.keyWidth), // [B, H, N, d_k]
+    k: splitHeads(featureMap(x, params.wk, params.bk), b, n, sizes.heads, sizes.keyWidth), // [B, H, N, d_k]
+    v: splitHeads(featureMap(x, params.wv, params.bv), b, n, sizes.heads, sizes.valueWidth), // [B, H, N, d_v]
+    bias: quadratureScoreBias(u, causal), // [B|1, 1, N|1, N]
+  };
+}
+
+/** Whether a call evaluates the token integral in blocks. */
+function useBlocked(options: AttentionOptions, tokens: number): boolean {
+  const impl = options.implementation ?? 'auto';
+  if (impl !== 'auto') return impl === 'blocked';
+  return tokens > BLOCKED_THRESHOLD && tf.getBackend() !== 'webgl';
+}
+
+/** α = softmax(s + ln w (+ causal)): `[B, H, N, N]`, and the value maps `[B, H, N, d_v]`. */
+function weightsAndValues(u: Field, params: AttentionParameters, sizes: AttentionSizes, causal: boolean): { alpha: tf.Tensor4D; v: tf.Tensor4D } {
+  const { q, k, v, bias } = headMaps(u, params, sizes, causal);
   const scores = tf.mul(tf.matMul(q, k, false, true), sizes.scale); // [B, H, N, N]
-  const bias = quadratureScoreBias(u, causal); // [B|1, 1, N|1, N]
   const alpha = tf.softmax(tf.add(scores, bias)) as tf.Tensor4D; // [B, H, N, N], rows sum to 1
   return { alpha, v };
 }
@@ -52,9 +67,15 @@ export function integralAttention(u: Field, params: AttentionParameters, options
   checkField('integralAttention', u);
   const sizes = attentionSizes(params, u.features, options);
   const values = tf.tidy(() => {
-    const { alpha, v } = weightsAndValues(u, params, sizes, options.causal ?? false);
-    const [b, , n] = alpha.shape;
-    const context = tf.matMul(alpha, v); // [B, H, N, d_v]: Σ_l α_kl V_l per head
+    const [b, n] = u.values.shape;
+    let context: tf.Tensor4D; // [B, H, N, d_v]: Σ_l α_kl V_l per head
+    if (useBlocked(options, n)) {
+      const maps = headMaps(u, params, sizes, options.causal ?? false);
+      context = blockedAttentionCore({ ...maps, scale: sizes.scale }, options.block ?? 128);
+    } else {
+      const { alpha, v } = weightsAndValues(u, params, sizes, options.causal ?? false);
+      context = tf.matMul(alpha, v);
+    }
     const merged = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [b * n, sizes.heads * sizes.valueWidth]); // [B·N, H·d_v]
     const projected = tf.matMul(merged, params.wo); // [B·N, d_out] = Σ_m context_m W^O_m
     const out = params.bo === undefined ? projected : tf.add(projected, params.bo);

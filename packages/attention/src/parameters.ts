@@ -30,7 +30,18 @@ export interface AttentionOptions {
   readonly causal?: boolean;
   /** The score scale; default `1/√d_k` (unit feature spacing: `1/√|Ω_y|` per head). */
   readonly scale?: number;
+  /**
+   * How to evaluate the token integral: `'plain'` (the N×N kernel; the reference), `'blocked'` (query and
+   * key blocks with running max and sum, memory ∝ N·block, a recomputing gradient), or `'auto'` (default:
+   * blocked on cpu and wasm beyond {@link BLOCKED_THRESHOLD} tokens).
+   */
+  readonly implementation?: 'plain' | 'blocked' | 'auto';
+  /** Tokens per block of the blocked path (default 128). */
+  readonly block?: number;
 }
+
+/** Above this many tokens, `'auto'` uses the blocked path on cpu and wasm. */
+export const BLOCKED_THRESHOLD = 512;
 
 /** The sizes read off validated parameters. */
 export interface AttentionSizes {
@@ -104,6 +115,13 @@ export function attentionSizes(params: AttentionParameters, features: number, op
         fix: `a bias has one value per column of its kernel`,
       });
     }
+  }
+  const impl = options.implementation ?? 'auto';
+  if (impl !== 'plain' && impl !== 'blocked' && impl !== 'auto') {
+    throw new ShapeError('attention options: implementation', { expected: "'plain', 'blocked' or 'auto'", received: describeValue(impl), fix: "omit it for 'auto'" });
+  }
+  if (options.block !== undefined && (!Number.isInteger(options.block) || options.block < 1)) {
+    throw new ShapeError('attention options: block', { expected: 'an integer ≥ 1', received: describeValue(options.block), fix: 'e.g. block: 128' });
   }
   const scale = options.scale ?? 1 / Math.sqrt(keyWidth);
   if (!Number.isFinite(scale) || scale <= 0) {
