@@ -34,8 +34,9 @@ export class AdamW {
     readonly options: AdamWOptions,
   ) {
     for (const [name, p] of variables) {
-      this.m.set(name, tf.variable(tf.zerosLike(p), false));
-      this.v.set(name, tf.variable(tf.zerosLike(p), false));
+      // tf.variable keeps its initial tensor alive; inside a tidy the zeros are freed and the variable stays.
+      this.m.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
+      this.v.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
     }
   }
 

@@ -38,7 +38,7 @@ export function characterCorpus(text: string, options: { alphabet?: string; vali
   return { alphabet, train: Int32Array.from(ids.slice(0, cut)), validation: Int32Array.from(ids.slice(cut)) };
 }
 
-/** mulberry32. */
+/** mulberry32: a small seeded generator in [0, 1) (batches, sampling). */
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {

@@ -4,6 +4,7 @@
  * top-k from a seeded generator (reproducible).
  */
 import { tf, describeValue } from '@tide/backend';
+import { seededRandom } from './corpus.js';
 import { CheckpointError } from './errors.js';
 import { forward } from './forward.js';
 import type { TransformerModel } from './model.js';
@@ -19,18 +20,6 @@ export interface GenerateOptions extends DiscretisationOptions {
   readonly topK?: number;
   /** Seed of the sampler (default 0). */
   readonly seed?: number;
-}
-
-/** mulberry32: a small seeded generator in [0, 1). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Picks the next token from logits (greedy or sampled). */
@@ -61,7 +50,7 @@ export function generate(model: TransformerModel, prompt: readonly number[], opt
   if (!Number.isInteger(count) || count < 0) throw new CheckpointError('generate: tokens', { expected: 'an integer ≥ 0', received: describeValue(count), fix: 'pass --tokens N' });
   if (!(temperature >= 0) || !Number.isFinite(temperature)) throw new CheckpointError('generate: temperature', { expected: 'a finite number ≥ 0', received: describeValue(temperature), fix: '0 is greedy' });
   if (prompt.length === 0) throw new CheckpointError('generate: prompt', { expected: 'at least one token', received: 'an empty prompt', fix: 'give a prompt' });
-  const next = random(options.seed ?? 0);
+  const next = seededRandom(options.seed ?? 0);
   const P = model.config.positions!;
   const ids = [...prompt];
   const out: number[] = [];

@@ -86,6 +86,35 @@ describe('training as optimal control', () => {
     r.model.dispose();
   });
 
+  it('leaves no tensors behind: a loss with its gradient, a training run (model disposed), generation', async () => {
+    const { expectNoLeaks } = await import('@tide/backend/testing');
+    const { generate } = await import('./generate.js');
+    const { model, variables } = initLanguageModel(arch, corpus.alphabet, 2);
+    const { inputs, targets } = sampleBatch(corpus.train, 2, 16, seededRandom(4));
+    await expectNoLeaks(() => tf.variableGrads(() => languageModelLoss(model, inputs, targets, { kineticWeight: 0.1 }).loss, [...variables.values()]));
+    await expectNoLeaks(() => {
+      generate(model, [1, 2, 3], { maxNewTokens: 3, temperature: 1, topK: 5, seed: 1 });
+    });
+    tf.dispose([inputs, targets]);
+    model.dispose();
+    await expectNoLeaks(() => {
+      trainLanguageModel(corpus, arch, { steps: 2, batchSize: 2, evalEvery: 2, evalBatches: 1 }).model.dispose();
+    });
+  });
+
+  it('refuses bad input: a short corpus, an impossible architecture, saving an encoder as GPT-2, bad steps', async () => {
+    const { gpt2StateDict } = await import('./gpt2-writer.js');
+    const { fixtureDir } = await import('./fixtures.fixture.js');
+    expect(() => characterCorpus('too short')).toThrow(/expected at least ~1 200 characters of the alphabet, received 9 characters/);
+    expect(() => characterCorpus(text, { validationFraction: 0.9 })).toThrow(/validationFraction: expected a number in \(0, 0\.5\)/);
+    expect(() => initLanguageModel({ dModel: 10, heads: 3, layers: 1, contextLength: 8 }, corpus.alphabet)).toThrow(/architecture: expected positive integers with heads dividing d_model/);
+    const encoder = loadCheckpoint(fixtureDir('encoder-postln-relu'));
+    expect(() => gpt2StateDict(encoder)).toThrow(/expected a GPT-2-family model/);
+    encoder.dispose();
+    expect(() => trainLanguageModel(corpus, arch, { steps: 0 })).toThrow(/train: steps: expected an integer > 0, received 0/);
+    expect(() => trainLanguageModel(corpus, arch, { steps: 1, resume: true })).toThrow(/train --resume/);
+  });
+
   it('tide train writes a checkpoint, reports progress, and refuses bad input in one line', async () => {
     const out: string[] = [];
     const err: string[] = [];
