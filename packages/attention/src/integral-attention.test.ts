@@ -304,8 +304,18 @@ describeEachBackend('integral attention: refinement of the token grid', () => {
     expect(Math.abs(wrong48 - wrong24)).toBeLessThan(0.5 * wrong48); // it does not go away with refinement
   });
 
-  it('tokenGrid(N) gives standard attention (uniform weights cancel)', async () => {
-    const g = tokenGrid(5);
-    expect(Array.from(g.weights)).toEqual([1, 1, 1, 1, 1]);
+  it('a uniform weight cancels: midpoints of [0, 1] (w = 1/N) give the same operator as tokenGrid(N) (w = 1)', async () => {
+    const n = 12;
+    const rows = Array.from({ length: n }, (_, l) => profile((l + 0.5) / n));
+    const featureDomain = midpointRule(interval(0, d), d);
+    const a = field(tf.tensor3d([rows]), { tokenGrid: midpointRule(omega, n), featureGrid: featureDomain });
+    const b = field(tf.tensor3d([rows]), { tokenGrid: tokenGrid(n), featureGrid: featureDomain });
+    const params = toParams(p);
+    const ya = integralAttention(a, params);
+    const yb = integralAttention(b, params);
+    expectClose(ya.values, yb.values, { atol: 1e-6, rtol: 1e-6 });
+    expectClose(ya.values, [referenceAttention(rows, rows, new Array(n).fill(1), p, 1).out], { atol: 1e-5, rtol: 1e-5 });
+    tf.dispose([a.values, b.values, ya.values, yb.values]);
+    disposeParams(params);
   });
 });
