@@ -4,11 +4,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tf } from '@tide/backend';
-import { expectClose } from '@tide/backend/testing';
+import { expectClose, expectNoLeaks } from '@tide/backend/testing';
 import { loadCheckpoint } from './checkpoint.js';
 import { runCli } from './cli.js';
 import { characterCorpus, sampleBatch, seededRandom } from './corpus.js';
 import { forward } from './forward.js';
+import { fixtureDir } from './fixtures.fixture.js';
+import { generate } from './generate.js';
+import { gpt2StateDict } from './gpt2-writer.js';
 import { initLanguageModel, languageModelLoss, trainLanguageModel, type Architecture } from './train.js';
 import { warmupCosine } from './adamw.js';
 
@@ -87,8 +90,6 @@ describe('training as optimal control', () => {
   });
 
   it('leaves no tensors behind: a loss with its gradient, a training run (model disposed), generation', async () => {
-    const { expectNoLeaks } = await import('@tide/backend/testing');
-    const { generate } = await import('./generate.js');
     const { model, variables } = initLanguageModel(arch, corpus.alphabet, 2);
     const { inputs, targets } = sampleBatch(corpus.train, 2, 16, seededRandom(4));
     await expectNoLeaks(() => tf.variableGrads(() => languageModelLoss(model, inputs, targets, { kineticWeight: 0.1 }).loss, [...variables.values()]));
@@ -103,8 +104,6 @@ describe('training as optimal control', () => {
   });
 
   it('refuses bad input: a short corpus, an impossible architecture, saving an encoder as GPT-2, bad steps', async () => {
-    const { gpt2StateDict } = await import('./gpt2-writer.js');
-    const { fixtureDir } = await import('./fixtures.fixture.js');
     expect(() => characterCorpus('too short')).toThrow(/expected at least ~1 200 characters of the alphabet, received 9 characters/);
     expect(() => characterCorpus(text, { validationFraction: 0.9 })).toThrow(/validationFraction: expected a number in \(0, 0\.5\)/);
     expect(() => initLanguageModel({ dModel: 10, heads: 3, layers: 1, contextLength: 8 }, corpus.alphabet)).toThrow(/architecture: expected positive integers with heads dividing d_model/);
