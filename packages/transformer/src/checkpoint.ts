@@ -60,9 +60,12 @@ export function parseConfig(raw: Record<string, unknown>, file = 'config.json'):
     } else if (V === 50257) {
       tokenizer = { type: 'gpt2' };
     }
+    // GPT-2 is pre-LN; a post-LN model trained by TIDE records "tide": { "norm_first": false }.
+    const tideMeta = (raw['tide'] ?? {}) as Record<string, unknown>;
+    const normFirst = bool(`${file}: "tide"`, tideMeta, 'norm_first', true);
     return {
       family: 'gpt2', dModel: d, heads, ...(tokenizer && { tokenizer }), dFeedforward: int(file, raw, 'n_inner', 4 * d), layers: int(file, raw, 'n_layer'),
-      activation: act as Activation, normFirst: true, epsilon: num(file, raw, 'layer_norm_epsilon', 1e-5), causal: true, finalNorm: true,
+      activation: act as Activation, normFirst, epsilon: num(file, raw, 'layer_norm_epsilon', 1e-5), causal: true, finalNorm: true,
       vocabSize: V, positions: int(file, raw, 'n_positions'),
     };
   }

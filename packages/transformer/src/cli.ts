@@ -39,7 +39,7 @@ const COMMANDS: Record<string, readonly string[]> = {
   forward: ['model', 'input', 'output', 'scheme', 'steps-per-layer', 'schedule', 'backend'],
   generate: ['model', 'prompt', 'ids', 'tokens', 'temperature', 'top-k', 'seed', 'scheme', 'steps-per-layer', 'schedule', 'backend'],
   inspect: ['model', 'backend'],
-  train: ['data', 'out', 'steps', 'batch', 'context', 'd-model', 'heads', 'layers', 'd-ff', 'lr', 'warmup', 'weight-decay', 'kinetic', 'eval-every', 'checkpoint-every', 'stop-after', 'seed', 'scheme', 'steps-per-layer', 'schedule', 'resume', 'backend'],
+  train: ['data', 'out', 'norm-first', 'steps', 'batch', 'context', 'd-model', 'heads', 'layers', 'd-ff', 'lr', 'warmup', 'weight-decay', 'kinetic', 'eval-every', 'checkpoint-every', 'stop-after', 'seed', 'scheme', 'steps-per-layer', 'schedule', 'resume', 'backend'],
 };
 
 const HELP = `tide — Transformers as integro-differential equations
@@ -49,7 +49,7 @@ usage:
   tide forward --model DIR --input FILE --output FILE [--scheme S] [--steps-per-layer K] [--schedule piecewise|linear] [--backend B]
   tide generate --model DIR (--prompt TEXT | --ids 1,2,3) [--tokens N] [--temperature T] [--top-k K] [--seed S] [--scheme S] [--steps-per-layer K]
   tide inspect --model DIR
-  tide train --data TEXT_FILE --out DIR [--steps N] [--batch B] [--context N] [--d-model D] [--heads H] [--layers L] [--lr 3e-3]
+  tide train --data TEXT_FILE --out DIR [--norm-first true|false] [--steps N] [--batch B] [--context N] [--d-model D] [--heads H] [--layers L] [--lr 3e-3]
              [--warmup N] [--weight-decay 0.1] [--kinetic W] [--scheme S] [--steps-per-layer K] [--schedule piecewise|linear] [--stop-after N] [--resume true]
 
 schemes: ${SCHEME_NAMES.join(', ')} (exact = the checkpoint: Lie splitting, one step per layer)
@@ -281,7 +281,7 @@ async function commandTrain(opts: Map<string, string>, io: CliIO): Promise<void>
   io.out(`tide train: ${corpus.train.length.toLocaleString('en')} training and ${corpus.validation.length.toLocaleString('en')} validation characters from ${dataFile}; ${backend}; ${disc.scheme} scheme, ${disc.stepsPerLayer} step(s) per layer`);
   const result = trainLanguageModel(
     corpus,
-    { dModel: integer(opts, 'd-model', 64, 1), heads: integer(opts, 'heads', 4, 1), layers: integer(opts, 'layers', 4, 1), contextLength: integer(opts, 'context', 64, 2), ...(opts.has('d-ff') && { dFeedforward: integer(opts, 'd-ff', 256, 1) }) },
+    { dModel: integer(opts, 'd-model', 64, 1), heads: integer(opts, 'heads', 4, 1), layers: integer(opts, 'layers', 4, 1), contextLength: integer(opts, 'context', 64, 2), normFirst: opts.get('norm-first') !== 'false', ...(opts.has('d-ff') && { dFeedforward: integer(opts, 'd-ff', 256, 1) }) },
     {
       ...disc, steps, outDir, resume,
       batchSize: integer(opts, 'batch', 16, 1), learningRate: number(opts, 'lr', 3e-3), weightDecay: number(opts, 'weight-decay', 0.1),

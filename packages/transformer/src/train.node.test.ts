@@ -72,6 +72,23 @@ describe('training as optimal control', () => {
     r.model.dispose();
   });
 
+  it('post-LN layers train with the paper\'s Lie scheme and reload as post-LN (recorded under "tide")', () => {
+    const dir = join(work, 'post-ln');
+    const r = trainLanguageModel(corpus, { ...arch, normFirst: false }, { steps: 6, batchSize: 4, learningRate: 1e-2, evalEvery: 3, evalBatches: 1, outDir: dir });
+    expect(r.history[1]!.validationLoss).toBeLessThan(Math.log(96));
+    expect(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')).tide.norm_first).toBe(false);
+    const loaded = loadCheckpoint(dir);
+    expect(loaded.config.normFirst).toBe(false);
+    const ids = tf.tensor2d([[3, 40, 41, 7]], [1, 4], 'int32');
+    const a = forward(r.model, { inputIds: ids });
+    const b = forward(loaded, { inputIds: ids });
+    expect(a.stats.subSteps).toBe(2 * 8); // the post-LN splitting: 8 sub-steps per layer
+    expectClose(b.output, a.output, { atol: 1e-5, rtol: 1e-5 });
+    tf.dispose([ids, a.output, b.output]);
+    loaded.dispose();
+    r.model.dispose();
+  });
+
   it('the kinetic energy is Σ‖u_{n+1} − u_n‖²/Δt over the solver steps, and other schemes train too', () => {
     const { model } = initLanguageModel(arch, corpus.alphabet, 5);
     const { inputs, targets } = sampleBatch(corpus.train, 2, 16, seededRandom(1));
@@ -84,6 +101,9 @@ describe('training as optimal control', () => {
     expect(Number.isFinite(strang.loss.dataSync()[0]!)).toBe(true);
     const r = trainLanguageModel(corpus, arch, { steps: 3, batchSize: 2, evalEvery: 3, evalBatches: 1, scheme: 'rk4', kineticWeight: 0.01 });
     expect(Number.isFinite(r.validationLoss)).toBe(true);
+    const linear = trainLanguageModel(corpus, arch, { steps: 2, batchSize: 2, evalEvery: 2, evalBatches: 1, scheme: 'heun', stepsPerLayer: 2, schedule: 'linear' });
+    expect(Number.isFinite(linear.validationLoss)).toBe(true);
+    linear.model.dispose();
     tf.dispose([inputs, targets, k1.loss, k1.crossEntropy, k1.kinetic, strang.loss, strang.crossEntropy, strang.kinetic, ...layers.map((l) => l.values)]);
     model.dispose();
     r.model.dispose();

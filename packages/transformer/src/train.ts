@@ -26,6 +26,8 @@ export interface Architecture {
   readonly layers: number;
   readonly dFeedforward?: number;
   readonly contextLength: number;
+  /** Pre-LN (default, GPT-2) or post-LN layers (trained with the paper's post-LN Lie scheme). */
+  readonly normFirst?: boolean;
 }
 
 /** Options of {@link trainLanguageModel}. */
@@ -112,7 +114,7 @@ export function initLanguageModel(arch: Architecture, alphabet: string, seed = 0
   const positions = make('wpe', [P, d], 'normal', 0.01) as tf.Variable<tf.Rank.R2>;
   const finalNorm = { gamma: make('lnf.g', [d], 'ones') as tf.Variable<tf.Rank.R1>, beta: make('lnf.b', [d], 'zeros') as tf.Variable<tf.Rank.R1> };
   const config: ModelConfig = {
-    family: 'gpt2', dModel: d, heads, dFeedforward: f, layers: L, activation: 'gelu_new', normFirst: true, epsilon: 1e-5,
+    family: 'gpt2', dModel: d, heads, dFeedforward: f, layers: L, activation: 'gelu_new', normFirst: arch.normFirst ?? true, epsilon: 1e-5,
     causal: true, finalNorm: true, vocabSize: V, positions: P, tokenizer: { type: 'chars', alphabet },
   };
   const model: TransformerModel = { config, layers: layerList, finalNorm, embeddings: { tokens, positions }, source: 'initLanguageModel', dispose: () => tf.dispose([...variables.values()]) };
@@ -251,7 +253,7 @@ export function trainLanguageModel(corpus: Corpus, arch: Architecture, options: 
   };
   const save = (step: number) => {
     if (options.outDir === undefined) return;
-    saveGpt2Checkpoint(model, options.outDir, { tide: { scheme: disc.scheme ?? 'exact', stepsPerLayer: disc.stepsPerLayer ?? 1, schedule: disc.schedule ?? 'piecewise', trainedSteps: step } });
+    saveGpt2Checkpoint(model, options.outDir, { tide: { scheme: disc.scheme ?? 'exact', stepsPerLayer: disc.stepsPerLayer ?? 1, schedule: disc.schedule ?? 'piecewise', trainedSteps: step, norm_first: model.config.normFirst } });
     const state: Record<string, { dtype: 'F32'; shape: number[]; data: Float32Array }> = {};
     for (const [name] of variables) {
       const m = optimizer.m.get(name)!;
