@@ -167,6 +167,14 @@ describe('solve: bad input', () => {
     const bad = { kind: 'vector-field', label: 'bad', evaluate: () => 42 } as never;
     expect(() => solve(u0, lieSplitting([explicitStep(bad)]), { t1: 1 })).toThrow(/operator "bad": expected a Field/);
     expect(() => solve(tf.ones([1, 1, 2]) as never, rk4([fi]), { t1: 1 })).toThrow(/expected a Field/);
-    expect(tf.memory().numTensors).toBeGreaterThan(0);
+  });
+
+  it('a solve that fails in its second step leaves no tensors behind', () => {
+    let calls = 0;
+    const failsLater = { kind: 'vector-field', label: 'fails-later', evaluate: (u: never) => (++calls > 1 ? 42 : fi.evaluate(u, 0)) } as never;
+    const before = tf.memory().numTensors;
+    expect(() => solve(u0, lieSplitting([explicitStep(failsLater)]), { t1: 2, saveAt: 'steps' })).toThrow(/operator "fails-later"/);
+    expect(calls).toBe(2);
+    expect(tf.memory().numTensors).toBe(before);
   });
 });

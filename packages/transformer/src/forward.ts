@@ -3,7 +3,7 @@
  * embed (GPT-2) → solve over [0, L] with the chosen scheme → final projection `LN_f` at t = T (when the
  * model has one) → LM head (GPT-2).
  */
-import { tf, describeValue, formatShape } from '@tide/backend';
+import { tf, describeValue } from '@tide/backend';
 import { field, type Field } from '@tide/domain';
 import { solve, type Solution, type SolverStatistics } from '@tide/solvers';
 import { AffineStep, LayerNormConstraint } from '@tide/normalization';
@@ -90,9 +90,4 @@ export function forward(model: TransformerModel, input: ForwardInput, options: F
     u0?.dispose();
     disc.dispose();
   }
-}
-
-/** Checks that an output tensor has the shape a model produces (for messages). */
-export function expectedOutputShape(model: TransformerModel, b: number, n: number): string {
-  return formatShape([b, n, model.config.family === 'gpt2' ? model.config.vocabSize! : model.config.dModel]);
 }
