@@ -5,9 +5,7 @@
  *
  * @packageDocumentation
  */
-export { integralAttention, attentionKernel, attentionWeights, foldedValueMaps, IntegralAttention } from './integral-attention.js';
+export { integralAttention, attentionKernel, attentionWeights, foldedValueMaps, attentionPath, IntegralAttention } from './integral-attention.js';
 export { attentionSizes, BLOCKED_THRESHOLD } from './parameters.js';
-export { blockedAttentionCore } from './blocked-attention.js';
-export type { AttentionCore } from './blocked-attention.js';
 export type { AttentionParameters, AttentionOptions, AttentionSizes } from './parameters.js';
-export { quadratureScoreBias, MASKED_SCORE } from './quadrature-bias.js';
+export { quadratureScoreBias, quadratureLogWeights, MASKED_SCORE } from './quadrature-bias.js';

@@ -11,13 +11,16 @@
  *     A[u]_k = Σ_m Σ_l α_m,kl V_m,l,   α_m,kl = w_l γ_m(x_k, x_l) = softmax_l(s_m,kl + ln w_l),
  *
  * plus `b^O`. A uniform weight cancels (standard attention); Gauss–Legendre and irregular grids, and
- * padding (w = 0), enter through `ln w`. Computed with matMul/softmax only (differentiable on every backend).
+ * padding (w = 0), enter through `ln w`. Computed on one of three paths (`options.implementation`): `'plain'` — the N×N kernel with matMul/softmax, the reference
+and what the inspection functions return; `'blocked'` — query × key blocks with a running max and sum
+(`blockedAttention`, memory ∝ N·block); `'fused'` — fused WebGL programs tiled over keys
+(`fusedAttentionWebgl`). `'auto'` picks fused on webgl, blocked on cpu/wasm beyond 512 tokens, else plain.
+All three are differentiable and agree to 1e-4 relative.
  */
-import { tf } from '@tide/backend';
+import { DEFAULT_ATTENTION_BLOCK, blockedAttention, fusedAttentionWebgl, tf, type AttentionCoreInputs } from '@tide/backend';
 import { checkField, featureGrid, type Field, type HasParameters, type VectorField } from '@tide/domain';
 import { BLOCKED_THRESHOLD, attentionSizes, type AttentionOptions, type AttentionParameters, type AttentionSizes } from './parameters.js';
-import { blockedAttentionCore } from './blocked-attention.js';
-import { quadratureScoreBias } from './quadrature-bias.js';
+import { quadratureLogWeights, quadratureScoreBias } from './quadrature-bias.js';
 
 /** `[B, N, H·w] → [B, H, N, w]`. */
 function splitHeads(t: tf.Tensor, b: number, n: number, heads: number, width: number): tf.Tensor4D {
@@ -32,28 +35,32 @@ function featureMap(x: tf.Tensor3D, w: tf.Tensor2D, bias: tf.Tensor1D | undefine
   return tf.reshape(shifted, [b, n, w.shape[1]]) as tf.Tensor3D; // [B, N, width]
 }
 
-/** Per-head Q, K, V and the quadrature/causal score bias. */
-function headMaps(u: Field, params: AttentionParameters, sizes: AttentionSizes, causal: boolean): { q: tf.Tensor4D; k: tf.Tensor4D; v: tf.Tensor4D; bias: tf.Tensor4D } {
+/** Per-head Q, K, V, the log quadrature weights and the scale: the inputs of the attention core. */
+function headMaps(u: Field, params: AttentionParameters, sizes: AttentionSizes, causal: boolean): AttentionCoreInputs {
   const x = u.values; // [B, N, d]
   const [b, n] = x.shape;
   return {
     q: splitHeads(featureMap(x, params.wq, params.bq), b, n, sizes.heads, sizes.keyWidth), // [B, H, N, d_k]
     k: splitHeads(featureMap(x, params.wk, params.bk), b, n, sizes.heads, sizes.keyWidth), // [B, H, N, d_k]
     v: splitHeads(featureMap(x, params.wv, params.bv), b, n, sizes.heads, sizes.valueWidth), // [B, H, N, d_v]
-    bias: quadratureScoreBias(u, causal), // [B|1, 1, N|1, N]
+    logWeights: quadratureLogWeights(u), // [B|1, N]
+    causal,
+    scale: sizes.scale,
   };
 }
 
-/** Whether a call evaluates the token integral in blocks. */
-function useBlocked(options: AttentionOptions, tokens: number): boolean {
+/** The evaluation path a call takes: 'auto' is fused on webgl, blocked on cpu/wasm beyond the threshold, else plain. */
+export function attentionPath(options: AttentionOptions, tokens: number): 'plain' | 'blocked' | 'fused' {
   const impl = options.implementation ?? 'auto';
-  if (impl !== 'auto') return impl === 'blocked';
-  return tokens > BLOCKED_THRESHOLD && tf.getBackend() !== 'webgl';
+  if (impl !== 'auto') return impl;
+  if (tf.getBackend() === 'webgl') return 'fused';
+  return tokens > BLOCKED_THRESHOLD ? 'blocked' : 'plain';
 }
 
 /** α = softmax(s + ln w (+ causal)): `[B, H, N, N]`, and the value maps `[B, H, N, d_v]`. */
 function weightsAndValues(u: Field, params: AttentionParameters, sizes: AttentionSizes, causal: boolean): { alpha: tf.Tensor4D; v: tf.Tensor4D } {
-  const { q, k, v, bias } = headMaps(u, params, sizes, causal);
+  const { q, k, v } = headMaps(u, params, sizes, causal);
+  const bias = quadratureScoreBias(u, causal); // [B|1, 1, N|1, N]
   const scores = tf.mul(tf.matMul(q, k, false, true), sizes.scale); // [B, H, N, N]
   const alpha = tf.softmax(tf.add(scores, bias)) as tf.Tensor4D; // [B, H, N, N], rows sum to 1
   return { alpha, v };
@@ -69,9 +76,11 @@ export function integralAttention(u: Field, params: AttentionParameters, options
   const values = tf.tidy(() => {
     const [b, n] = u.values.shape;
     let context: tf.Tensor4D; // [B, H, N, d_v]: Σ_l α_kl V_l per head
-    if (useBlocked(options, n)) {
-      const maps = headMaps(u, params, sizes, options.causal ?? false);
-      context = blockedAttentionCore({ ...maps, scale: sizes.scale }, options.block ?? 128);
+    const path = attentionPath(options, n);
+    if (path === 'blocked') {
+      context = blockedAttention(headMaps(u, params, sizes, options.causal ?? false), options.block ?? DEFAULT_ATTENTION_BLOCK);
+    } else if (path === 'fused') {
+      context = fusedAttentionWebgl(headMaps(u, params, sizes, options.causal ?? false), options.block);
     } else {
       const { alpha, v } = weightsAndValues(u, params, sizes, options.causal ?? false);
       context = tf.matMul(alpha, v);

@@ -32,15 +32,16 @@ export interface AttentionOptions {
   readonly scale?: number;
   /**
    * How to evaluate the token integral: `'plain'` (the N×N kernel; the reference), `'blocked'` (query and
-   * key blocks with running max and sum, memory ∝ N·block, a recomputing gradient), or `'auto'` (default:
-   * blocked on cpu and wasm beyond {@link BLOCKED_THRESHOLD} tokens).
+   * key blocks with running max and sum, memory ∝ N·block, a recomputing gradient; any backend), `'fused'`
+   * (fused WebGL programs tiled over keys; webgl only), or `'auto'` (default: fused on webgl, blocked on cpu
+   * and wasm beyond {@link BLOCKED_THRESHOLD} tokens, plain otherwise).
    */
-  readonly implementation?: 'plain' | 'blocked' | 'auto';
-  /** Tokens per block of the blocked path (default 128). */
+  readonly implementation?: 'plain' | 'blocked' | 'fused' | 'auto';
+  /** Tokens per block of the blocked path (default 128), or keys per tile of the fused path (default: a 16 MiB tile). */
   readonly block?: number;
 }
 
-/** Above this many tokens, `'auto'` uses the blocked path on cpu and wasm. */
+/** Above this many tokens, `'auto'` uses the blocked path on cpu and wasm (below it the plain path is faster). */
 export const BLOCKED_THRESHOLD = 512;
 
 /** The sizes read off validated parameters. */
@@ -117,8 +118,8 @@ export function attentionSizes(params: AttentionParameters, features: number, op
     }
   }
   const impl = options.implementation ?? 'auto';
-  if (impl !== 'plain' && impl !== 'blocked' && impl !== 'auto') {
-    throw new ShapeError('attention options: implementation', { expected: "'plain', 'blocked' or 'auto'", received: describeValue(impl), fix: "omit it for 'auto'" });
+  if (impl !== 'plain' && impl !== 'blocked' && impl !== 'fused' && impl !== 'auto') {
+    throw new ShapeError('attention options: implementation', { expected: "'plain', 'blocked', 'fused' or 'auto'", received: describeValue(impl), fix: "omit it for 'auto'" });
   }
   if (options.block !== undefined && (!Number.isInteger(options.block) || options.block < 1)) {
     throw new ShapeError('attention options: block', { expected: 'an integer ≥ 1', received: describeValue(options.block), fix: 'e.g. block: 128' });

@@ -1,26 +1,32 @@
 /**
- * The additive score bias that puts the token quadrature and the causal sub-domain into the softmax
- * (SPEC §2): `s_kl + ln w_l`, and `−∞` outside the causal sub-domain.
+ * The score shift that puts the token quadrature and the causal sub-domain into the softmax (SPEC §2):
+ * `s_kl + ln w_l`, and `−∞` outside the causal sub-domain.
  *
  * `−∞` is represented by {@link MASKED_SCORE} = −1e30: `exp(−1e30 − max)` is exactly 0 in float32 on every
  * backend, so weight-0 (padding) tokens and future tokens drop out exactly, while a query whose every key is
- * masked still gets finite numbers (the uniform average over its keys), never NaN.
+ * masked still gets finite numbers, never NaN.
  */
-import { tf } from '@tide/backend';
+import { MASKED_SCORE, tf } from '@tide/backend';
 import { causalSubdomain, type Field } from '@tide/domain';
 
-/** The finite stand-in for −∞ in scores. */
-export const MASKED_SCORE = -1e30;
+export { MASKED_SCORE };
+
+/** `ln w_l` per key, `[B|1, N]` (per sample when the field has token weights), MASKED_SCORE where w = 0. The caller owns it. */
+export function quadratureLogWeights(u: Field): tf.Tensor2D {
+  return tf.tidy(() => {
+    const w = u.tokenWeightTensor(); // [B|1, N]
+    return tf.where(tf.greater(w, 0), tf.log(tf.maximum(w, 1e-38)), tf.fill(w.shape, MASKED_SCORE)) as tf.Tensor2D; // [B|1, N]
+  });
+}
 
 /**
- * `[B|1, 1, N|1, N]`: `ln w_l` (per sample when the field has token weights), plus `−∞` where `l` is outside
- * the causal sub-domain of `k`. The caller owns the result.
+ * `[B|1, 1, N|1, N]`: `ln w_l`, plus `−∞` where `l` is outside the causal sub-domain of `k` (the plain path's
+ * N×N bias). The caller owns the result.
  */
 export function quadratureScoreBias(u: Field, causal: boolean): tf.Tensor4D {
   return tf.tidy(() => {
-    const w = u.tokenWeightTensor(); // [B|1, N]
-    const logW = tf.where(tf.greater(w, 0), tf.log(tf.maximum(w, 1e-38)), tf.fill(w.shape, MASKED_SCORE)); // [B|1, N]
-    let bias: tf.Tensor = tf.reshape(logW, [w.shape[0], 1, 1, u.tokens]); // [B|1, 1, 1, N]
+    const logW = quadratureLogWeights(u); // [B|1, N]
+    let bias: tf.Tensor = tf.reshape(logW, [logW.shape[0], 1, 1, u.tokens]); // [B|1, 1, 1, N]
     if (causal) {
       const mask = tf.tensor2d(causalSubdomain(u.tokenGrid).mask, [u.tokens, u.tokens]); // [N, N]
       const causalBias = tf.reshape(tf.mul(tf.sub(1, mask), MASKED_SCORE), [1, 1, u.tokens, u.tokens]); // [1, 1, N, N]

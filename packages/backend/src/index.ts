@@ -19,3 +19,7 @@ export {
 } from './engine.js';
 export type { BackendName, EngineInfo, EngineOptions, RuntimeEnvironment } from './engine.js';
 export { convergenceOrder } from './order.js';
+export { MASKED_SCORE, checkAttentionCore } from './kernels/attention-core.js';
+export type { AttentionCoreInputs, AttentionCoreSizes } from './kernels/attention-core.js';
+export { blockedAttention, DEFAULT_ATTENTION_BLOCK } from './kernels/blocked-attention.js';
+export { fusedAttentionWebgl, defaultFusedTile, FUSED_TILE_BUDGET } from './kernels/fused-attention-webgl.js';
