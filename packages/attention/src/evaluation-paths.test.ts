@@ -75,7 +75,7 @@ describe('attention evaluation paths: memory', () => {
     const p = params(5);
     const u = field(tf.randomNormal([1, n, D], 0, 1, 'float32', 2) as tf.Tensor3D);
     const kernelBytes = n * n * 4;
-    const peak = (impl: 'plain' | 'blocked') => peakBytesOf(() => integralAttention(u, p, { implementation: impl, block: 128 }).values);
+    const peak = (impl: 'plain' | 'blocked') => peakBytesOf(() => integralAttention(u, p, { implementation: impl, block: 64 }).values);
     const plain = await peak('plain');
     const blocked = await peak('blocked');
     expect(plain).toBeGreaterThan(kernelBytes); // the plain path materialises the N×N kernel

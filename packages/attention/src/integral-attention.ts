@@ -12,12 +12,12 @@
  *
  * plus `b^O`. A uniform weight cancels (standard attention); Gauss–Legendre and irregular grids, and
  * padding (w = 0), enter through `ln w`. Computed on one of three paths (`options.implementation`): `'plain'` — the N×N kernel with matMul/softmax, the reference
-and what the inspection functions return; `'blocked'` — query × key blocks with a running max and sum
-(`blockedAttention`, memory ∝ N·block); `'fused'` — fused WebGL programs tiled over keys
-(`fusedAttentionWebgl`). `'auto'` picks fused on webgl, blocked on cpu/wasm beyond 512 tokens, else plain.
+and what the inspection functions return; `'blocked'` — query blocks, one (sample, head) at a time with 2-D
+products (`blockedAttention`, memory ∝ N·block); `'fused'` — fused WebGL programs tiled over keys
+(`fusedAttentionWebgl`). `'auto'` picks fused on webgl, blocked on cpu/wasm beyond `BLOCKED_THRESHOLD` tokens, else plain.
 All three are differentiable and agree to 1e-4 relative.
  */
-import { DEFAULT_ATTENTION_BLOCK, blockedAttention, fusedAttentionWebgl, tf, type AttentionCoreInputs } from '@tide/backend';
+import { blockedAttention, fusedAttentionWebgl, tf, type AttentionCoreInputs } from '@tide/backend';
 import { checkField, featureGrid, type Field, type HasParameters, type VectorField } from '@tide/domain';
 import { BLOCKED_THRESHOLD, attentionSizes, type AttentionOptions, type AttentionParameters, type AttentionSizes } from './parameters.js';
 import { quadratureLogWeights, quadratureScoreBias } from './quadrature-bias.js';
@@ -49,12 +49,16 @@ function headMaps(u: Field, params: AttentionParameters, sizes: AttentionSizes, 
   };
 }
 
-/** The evaluation path a call takes: 'auto' is fused on webgl, blocked on cpu/wasm beyond the threshold, else plain. */
+/**
+ * The evaluation path a call on the active backend takes for `tokens` tokens: the explicit
+ * `options.implementation`, or for `'auto'`: fused on webgl, blocked on cpu and wasm beyond
+ * {@link BLOCKED_THRESHOLD} tokens, else plain.
+ */
 export function attentionPath(options: AttentionOptions, tokens: number): 'plain' | 'blocked' | 'fused' {
   const impl = options.implementation ?? 'auto';
   if (impl !== 'auto') return impl;
   if (tf.getBackend() === 'webgl') return 'fused';
-  return tokens > BLOCKED_THRESHOLD ? 'blocked' : 'plain';
+  return tokens > (tf.getBackend() === 'wasm' ? BLOCKED_THRESHOLD.wasm : BLOCKED_THRESHOLD.cpu) ? 'blocked' : 'plain';
 }
 
 /** α = softmax(s + ln w (+ causal)): `[B, H, N, N]`, and the value maps `[B, H, N, d_v]`. */
@@ -78,7 +82,7 @@ export function integralAttention(u: Field, params: AttentionParameters, options
     let context: tf.Tensor4D; // [B, H, N, d_v]: Σ_l α_kl V_l per head
     const path = attentionPath(options, n);
     if (path === 'blocked') {
-      context = blockedAttention(headMaps(u, params, sizes, options.causal ?? false), options.block ?? DEFAULT_ATTENTION_BLOCK);
+      context = blockedAttention(headMaps(u, params, sizes, options.causal ?? false), options.block);
     } else if (path === 'fused') {
       context = fusedAttentionWebgl(headMaps(u, params, sizes, options.causal ?? false), options.block);
     } else {

@@ -21,5 +21,5 @@ export type { BackendName, EngineInfo, EngineOptions, RuntimeEnvironment } from 
 export { convergenceOrder } from './order.js';
 export { MASKED_SCORE, checkAttentionCore } from './kernels/attention-core.js';
 export type { AttentionCoreInputs, AttentionCoreSizes } from './kernels/attention-core.js';
-export { blockedAttention, DEFAULT_ATTENTION_BLOCK } from './kernels/blocked-attention.js';
+export { blockedAttention, defaultAttentionBlock, BLOCK_BUDGET } from './kernels/blocked-attention.js';
 export { fusedAttentionWebgl, defaultFusedTile, FUSED_TILE_BUDGET } from './kernels/fused-attention-webgl.js';

@@ -14,18 +14,32 @@ export function featureMeasure(u: Field): tf.Tensor1D {
   return tf.tensor1d(Float32Array.from(h, (w) => w / total));
 }
 
-/** `{ mean α, variance β }`, each `[B, N_x, 1]`. Call inside tf.tidy. */
-export function featureMoments(u: Field): { mean: tf.Tensor3D; variance: tf.Tensor3D } {
-  const p = featureMeasure(u); // [N_y]
-  const mean = tf.sum(tf.mul(u.values, p), -1, true) as tf.Tensor3D; // [B, N_x, 1]
-  const centred = tf.sub(u.values, mean); // [B, N_x, N_y]
-  const variance = tf.sum(tf.mul(tf.square(centred), p), -1, true) as tf.Tensor3D; // [B, N_x, 1]
-  return { mean, variance };
+/** Whether every feature weight is the same (then the quadrature mean is the plain mean: one pass, not two). */
+function uniformFeatures(u: Field): boolean {
+  const h = u.featureGrid.weights;
+  return h.every((w) => w === h[0]);
+}
+
+/** The quadrature mean over features `Σ_j h_j x_j / Σ h`, `[B, N_x, 1]`. Call inside tf.tidy. */
+function featureMean(u: Field, x: tf.Tensor3D): tf.Tensor3D {
+  if (uniformFeatures(u)) return tf.mean(x, -1, true) as tf.Tensor3D;
+  return tf.sum(tf.mul(x, featureMeasure(u)), -1, true) as tf.Tensor3D;
+}
+
+/**
+ * `{ mean α, variance β }`, each `[B, N_x, 1]`, and `centred = u − α` `[B, N_x, N_y]` (reused by the
+ * projections). Call inside tf.tidy.
+ */
+export function featureMoments(u: Field): { mean: tf.Tensor3D; variance: tf.Tensor3D; centred: tf.Tensor3D } {
+  const mean = featureMean(u, u.values); // [B, N_x, 1]
+  const centred = tf.sub(u.values, mean) as tf.Tensor3D; // [B, N_x, N_y]
+  const variance = featureMean(u, tf.square(centred) as tf.Tensor3D); // [B, N_x, 1]
+  return { mean, variance, centred };
 }
 
 /** `μ₂ = mean_y u²`, `[B, N_x, 1]`. Call inside tf.tidy. */
 export function featureMeanSquare(u: Field): tf.Tensor3D {
-  return tf.sum(tf.mul(tf.square(u.values), featureMeasure(u)), -1, true) as tf.Tensor3D;
+  return featureMean(u, tf.square(u.values) as tf.Tensor3D);
 }
 
 /**

@@ -65,16 +65,17 @@ export class LayerNormConstraint implements Projection {
       });
     }
     const values = tf.tidy(() => {
-      const { mean, variance } = featureMoments(u); // [B, N_x, 1] each
-      const centred = tf.sub(u.values, mean); // [B, N_x, N_y]
-      if (eps > 0) return tf.add(tf.mul(tf.mul(centred, tf.rsqrt(tf.add(variance, eps))), s2), s1) as tf.Tensor3D;
+      const { mean, variance, centred } = featureMoments(u); // [B, N_x, 1], [B, N_x, 1], [B, N_x, N_y]
+      // σ₂ = 1, σ₁ = 0 (LayerNorm's set) skip two passes over [B, N_x, N_y]: the result is bit-identical.
+      const shift = (x: tf.Tensor) => (s2 === 1 && s1 === 0 ? x : tf.add(tf.mul(x, s2), s1)) as tf.Tensor3D;
+      if (eps > 0) return shift(tf.mul(centred, tf.rsqrt(tf.add(variance, eps)))); // [B, N_x, N_y]
       // Exact projection: the β = 0 branch uses an arithmetic mask (tfjs has no gradient for comparisons).
       const threshold = tf.add(tf.mul(tf.square(mean), 1e-10), 1e-30); // [B, N_x, 1]
       const degenerate = tf.step(tf.sub(threshold, variance)); // 1 where β ≤ threshold
       const regular = tf.mul(centred, tf.rsqrt(tf.maximum(variance, 1e-30))); // [B, N_x, N_y]
       const direction = tieBreakDirection(u, true); // [N_y]
       const unit = tf.add(tf.mul(tf.sub(1, degenerate), regular), tf.mul(degenerate, direction)); // zero mean, unit variance
-      return tf.add(tf.mul(unit, s2), s1) as tf.Tensor3D;
+      return shift(unit);
     });
     return u.withValues(values);
   }

@@ -98,7 +98,8 @@ function axpy(ju: Field, h: number, f: Field, label: string): Field {
       fix: 'an operator that changes the feature width must provide embed(u) (see FeatureIncrement)',
     });
   }
-  return ju.withValues(tf.add(ju.values, tf.mul(f.values, h)));
+  // h = 1 (the exact scheme) skips a pass over the state: x·1 is x, so the result is bit-identical.
+  return ju.withValues(tf.add(ju.values, h === 1 ? f.values : tf.mul(f.values, h)));
 }
 
 function applyThen(then: Projection | PointwiseStep, u: Field, t: number, stats: SolverStatistics): Field {

@@ -147,6 +147,7 @@ describe('tide generate, inspect and run', () => {
     expect(r.code).toBe(0);
     const text = r.out.join('\n');
     expect(existsSync(join(report, 'index.html'))).toBe(true);
+    expect(r.out[0]).toMatch(/^tide: engine cpu, attention plain up to 512 tokens, query-blocked beyond; model embedded default$/);
     expect(text).toMatch(/measured orders on this model .*: lie -?[\d.]+, strang -?[\d.]+, heun -?[\d.]+, rk4 -?[\d.]+/);
     expect(text).toMatch(/generated with the exact scheme/);
     expect(text).toMatch(/exact \(Lie, Δt = 1\)\s+0\.00e\+0\s+0\.00e\+0/);

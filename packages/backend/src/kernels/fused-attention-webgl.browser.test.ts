@@ -44,12 +44,17 @@ describeEachBackend('fusedAttentionWebgl', (backend) => {
     disposeCore(core);
   });
 
-  it('holds one key tile at a time: peak memory far below the N×N kernel', async () => {
+  it('holds one key tile at a time: peak memory grows with the tile and stays far below the N×N kernel', async () => {
     const m = 1024;
     const core = randomCore(1, 1, m, 16, 16, [Array.from({ length: m }, () => 1 / m)], false, 71);
     const kernelBytes = m * m * 4;
-    const fused = await peakBytesOf(() => fusedAttentionWebgl(core, 64));
-    expect(fused).toBeLessThan(kernelBytes / 4);
+    const tileBytes = (t: number) => m * t * 4; // one [N, T] score tile
+    const small = await peakBytesOf(() => fusedAttentionWebgl(core, 32));
+    const large = await peakBytesOf(() => fusedAttentionWebgl(core, 128));
+    expect(small).toBeLessThan(kernelBytes / 4);
+    // The peak grows with the tile (one to three [N, T] tiles: scores, probabilities and their sum alive at once).
+    expect(large - small).toBeGreaterThanOrEqual((tileBytes(128) - tileBytes(32)) * 0.9);
+    expect(large - small).toBeLessThanOrEqual(3 * (tileBytes(128) - tileBytes(32)));
     disposeCore(core);
   });
 

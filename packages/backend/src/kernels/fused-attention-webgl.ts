@@ -1,27 +1,29 @@
 /**
  * Fused quadrature-weighted attention on WebGL (paper §3, SPEC §2): the hot path of `@tide/attention` on GPUs.
  *
- *     L_k = log Σ_{l ∈ C(k)} exp(s_kl + ln w_l),   P_kl = exp(s_kl + ln w_l − L_k),   O_k = Σ_l P_kl V_l,
+ *     O_k = Σ_{l ∈ C(k)} P_kl V_l,   P_kl = exp(s_kl + ln w_l − L_k),   L_k = log Σ_{l ∈ C(k)} exp(s_kl + ln w_l),
  *
- * with `s_kl = ⟨Q_k, K_l⟩·scale` and C(k) = {l ≤ k} when causal, else all keys. Two GPGPU programs:
+ * with `s_kl = ⟨Q_k, K_l⟩·scale` and C(k) = {l ≤ k} when causal, else all keys. One pass over key tiles
+ * `[k0, k0 + T)` (flash-style): the tile's scores `S = (Q·scale) K_tᵀ` `[B·H, R, T]` come from tfjs's packed
+ * matMul, and two GPGPU programs fuse everything else —
  *
- * 1. **row statistics** — one fragment per query k runs over the keys once with a running maximum and
- *    running sum (the scores, the `ln w` shift and the causal sub-domain fused; nothing N×N is written) and
- *    writes `L_k`: `[B·H, N]`;
- * 2. **probability tile** — for the keys `[k0, k0 + T)` it writes `P` (scores, shift, mask and the
- *    normalisation fused): `[B·H, N, T]`, which tfjs's packed matMul multiplies into `V`.
+ * 1. **tile maximum** — per query row, the running maximum `m ← max(m, max_l S_kl + ln w_l)` over the tile's
+ *    keys inside the causal sub-domain: `[B·H, R]`;
+ * 2. **tile exponentials** — `exp(S_kl + ln w_l − m_k)`, 0 outside the causal sub-domain: `[B·H, R, T]`;
  *
- * The key tiles keep the working set at `B·H·N·T` floats ({@link FUSED_TILE_BUDGET} by default), so the
- * N×N kernel is never materialised for long sequences. The custom gradient saves Q, K, V, ln w and O,
- * recomputes L (program 1) and each tile (program 2): `dV = Pᵀ dO`, `dS = P ⊙ (dO Vᵀ − rowsum(dO ⊙ O))`,
- * `dQ = dS K·scale`, `dK = dSᵀ Q·scale`.
+ * then the running sum and output are rescaled by `exp(m_old − m_new)` and `O += P V_t` (packed matMul). When
+ * causal, a tile only visits the queries `k ≥ k0` (R = N − k0): the keys outside the causal sub-domain are
+ * skipped, not masked. The working set is one tile, `B·H·N·T` floats ({@link FUSED_TILE_BUDGET} by default),
+ * so the N×N kernel is never materialised for long sequences. The custom gradient saves Q, K, V, ln w and O,
+ * recomputes L with a statistics-only pass and each tile's `P` (program 2 with L): `dV_t = Pᵀ dO`, `dS = P ⊙ (dO V_tᵀ − rowsum(dO ⊙ O))`,
+ * `dQ += dS K_t·scale`, `dK_t = dSᵀ Q·scale`.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { GPGPUProgram, MathBackendWebGL } from '@tensorflow/tfjs-backend-webgl';
 import { BackendError, describeValue } from '../errors.js';
 import { carry, checkAttentionCore, joinBlocks, type AttentionCoreInputs, type AttentionCoreSizes } from './attention-core.js';
 
-/** Elements of one probability tile (`B·H·N·T`) that the default tile size aims for: 2²² floats = 16 MiB. */
+/** Elements of one score tile (`B·H·N·T`) that the default tile size aims for: 2²² floats = 16 MiB. */
 export const FUSED_TILE_BUDGET = 1 << 22;
 
 /** The default key tile: the budget over `B·H·N`, a multiple of 64 between 64 and N. */
@@ -30,66 +32,55 @@ export function defaultFusedTile(batchHeads: number, tokens: number): number {
   return Math.min(tokens, Math.max(64, t));
 }
 
-/** A float literal GLSL accepts (always with a point). */
-function glslFloat(x: number): string {
-  return x.toExponential(9);
-}
+/** The lowest running maximum (finite, so that `exp(m_old − m_new)` never meets ∞ − ∞). */
+const NO_MAXIMUM = '-3.0e38';
 
-/** The GLSL that loads query row i into `qv` and defines `score(l)` = ⟨q, K_l⟩·scale + ln w_l. */
-function scoreSource(s: AttentionCoreSizes, scale: number): string {
+/** Shared GLSL: the row `i` of the output's query `q0 + i`, its weight row `wb`, and `inside(l)` (the causal bound). */
+function rowPrelude(s: AttentionCoreSizes, causal: boolean): string {
   return `
-    int wb = ${s.weightBatch > 1 ? `bh / ${s.heads}` : '0'};
-    float qv[${s.keyWidth}];
-    for (int c = 0; c < ${s.keyWidth}; c++) { qv[c] = getQ(bh, i, c); }
-    #define SCORE(key_, res_) { float d_ = 0.0; for (int c_ = 0; c_ < ${s.keyWidth}; c_++) { d_ += qv[c_] * getK(bh, key_, c_); } res_ = d_ * ${glslFloat(scale)} + getLW(wb, key_); }
-  `;
+        int bh = rc.x;
+        int i = q0 + rc.y;
+        int wb = ${s.weightBatch > 1 ? `bh / ${s.heads}` : '0'};
+        #define INSIDE(l_) (${causal ? 'l_ <= i' : 'true'})`;
 }
 
-/** Program 1: `L [B·H, N]`, one pass over the keys with a running max and sum. */
-function rowStatsProgram(s: AttentionCoreSizes, causal: boolean, scale: number): GPGPUProgram {
+/** Program 1: the running maximum `[B·H, R]` after the keys `k0 … k0 + T − 1` (q0, k0 uniforms: one compile per T). */
+function tileMaximumProgram(s: AttentionCoreSizes, causal: boolean, rows: number, tile: number, previous: boolean): GPGPUProgram {
   return {
-    variableNames: ['Q', 'K', 'LW'],
-    outputShape: [s.batch * s.heads, s.tokens],
+    variableNames: previous ? ['S', 'LW', 'M'] : ['S', 'LW'],
+    outputShape: [s.batch * s.heads, rows],
+    customUniforms: [
+      { name: 'q0', type: 'int' },
+      { name: 'k0', type: 'int' },
+    ],
     userCode: `
       void main() {
-        ivec2 rc = getOutputCoords();
-        int bh = rc.x;
-        int i = rc.y;
-        ${scoreSource(s, scale)}
-        int end = ${causal ? 'i + 1' : String(s.tokens)};
-        float m = -3.0e38;
-        float total = 0.0;
-        for (int l = 0; l < ${s.tokens}; l++) {
-          if (l >= end) { break; }
-          float sc;
-          SCORE(l, sc)
-          if (sc > m) { total = total * exp(m - sc) + 1.0; m = sc; } else { total += exp(sc - m); }
+        ivec2 rc = getOutputCoords();${rowPrelude(s, causal)}
+        float m = ${previous ? 'getM(bh, rc.y)' : NO_MAXIMUM};
+        for (int c = 0; c < ${tile}; c++) {
+          int l = k0 + c;
+          if (!INSIDE(l)) { break; }
+          m = max(m, getS(bh, rc.y, c) + getLW(wb, l));
         }
-        setOutput(m + log(total));
+        setOutput(m);
       }`,
   };
 }
 
-/** Program 2: `P [B·H, N, T]` for the keys `k0 … k0 + T − 1` (k0 a uniform: one compile for all tiles). */
-function probabilityTileProgram(s: AttentionCoreSizes, causal: boolean, scale: number, tile: number): GPGPUProgram {
+/** Program 2: `exp(S + ln w − m)` `[B·H, R, T]`, 0 outside the causal sub-domain (m: the running maximum, or L). */
+function tileExponentialProgram(s: AttentionCoreSizes, causal: boolean, rows: number, tile: number): GPGPUProgram {
   return {
-    variableNames: ['Q', 'K', 'LW', 'LSE'],
-    outputShape: [s.batch * s.heads, s.tokens, tile],
-    customUniforms: [{ name: 'k0', type: 'int' }],
+    variableNames: ['S', 'LW', 'M'],
+    outputShape: [s.batch * s.heads, rows, tile],
+    customUniforms: [
+      { name: 'q0', type: 'int' },
+      { name: 'k0', type: 'int' },
+    ],
     userCode: `
       void main() {
-        ivec3 rc = getOutputCoords();
-        int bh = rc.x;
-        int i = rc.y;
+        ivec3 rc = getOutputCoords();${rowPrelude(s, causal)}
         int l = k0 + rc.z;
-        ${scoreSource(s, scale)}
-        if (${causal ? 'l > i' : 'false'}) {
-          setOutput(0.0);
-        } else {
-          float sc;
-          SCORE(l, sc)
-          setOutput(exp(sc - getLSE(bh, i)));
-        }
+        setOutput(INSIDE(l) ? exp(getS(bh, rc.y, rc.z) + getLW(wb, l) - getM(bh, rc.y)) : 0.0);
       }`,
   };
 }
@@ -125,55 +116,118 @@ interface Flat {
   readonly tile: number;
 }
 
-/** `L [B·H, N]`. */
-function rowStats(backend: MathBackendWebGL, f: Flat): tf.Tensor2D {
-  return run(backend, rowStatsProgram(f.s, f.causal, f.scale), [f.q, f.k, f.lw]) as tf.Tensor2D;
+/** One key tile: keys `[k0, k0 + t)`, the queries `[q0, N)` it reaches (q0 = k0 when causal, else 0). */
+interface Tile {
+  readonly k0: number;
+  readonly t: number;
+  readonly q0: number;
+  readonly rows: number;
 }
 
-/** Calls `body(P, k0, T)` for each key tile, with P `[B·H, N, T]` alive only during the call. */
-function forEachTile(backend: MathBackendWebGL, f: Flat, lse: tf.Tensor2D, body: (p: tf.Tensor3D, k0: number, t: number) => void): void {
+function tilesOf(f: Flat): Tile[] {
+  const tiles: Tile[] = [];
   for (let k0 = 0; k0 < f.s.tokens; k0 += f.tile) {
-    const t = Math.min(f.tile, f.s.tokens - k0);
-    const p = run(backend, probabilityTileProgram(f.s, f.causal, f.scale, t), [f.q, f.k, f.lw, lse], [[k0]]) as tf.Tensor3D; // [B·H, N, T]
-    body(p, k0, t);
-    p.dispose();
+    const q0 = f.causal ? k0 : 0;
+    tiles.push({ k0, t: Math.min(f.tile, f.s.tokens - k0), q0, rows: f.s.tokens - q0 });
   }
+  return tiles;
+}
+
+/** Rows `[q0, N)` of `[B·H, N, ·]` or `[B·H, N]`. */
+function rowsOf<T extends tf.Tensor>(x: T, q0: number): T {
+  if (q0 === 0) return x;
+  return (x.rank === 2 ? tf.slice(x, [0, q0], [-1, -1]) : tf.slice(x, [0, q0, 0], [-1, -1, -1])) as T;
+}
+
+/** `x` with rows `[q0, N)` replaced by `tail`. */
+function withRows<T extends tf.Tensor>(x: T, q0: number, tail: T): T {
+  if (q0 === 0) return tail;
+  const head = x.rank === 2 ? tf.slice(x, [0, 0], [-1, q0]) : tf.slice(x, [0, 0, 0], [-1, q0, -1]);
+  return tf.concat([head, tail], 1) as T;
+}
+
+/** The tile's scores `(Q·scale)_rows K_tᵀ`: `[B·H, R, T]`. */
+function tileScores(qs: tf.Tensor3D, k: tf.Tensor3D, tile: Tile): tf.Tensor3D {
+  const kt = tf.slice(k, [0, tile.k0, 0], [-1, tile.t, -1]); // [B·H, T, d_k]
+  return tf.matMul(rowsOf(qs, tile.q0), kt, false, true); // [B·H, R, T]
+}
+
+/** The running state of a tile pass: maximum and sum `[B·H, N]`, and (when values are summed) `O` `[B·H, N, d_v]`. */
+type PassState = {
+  m?: tf.Tensor2D;
+  sum?: tf.Tensor2D;
+  o?: tf.Tensor3D;
+};
+
+/**
+ * One pass over the key tiles with a running maximum and sum (and, with `values`, the running `Σ P V`):
+ * returns `m`, `sum` `[B·H, N]` and `o` `[B·H, N, d_v]` unnormalised (O = o / sum, L = m + log sum).
+ */
+function tilePass(backend: MathBackendWebGL, f: Flat, qs: tf.Tensor3D, values: boolean): Required<PassState> | Omit<Required<PassState>, 'o'> {
+  let st: PassState = {};
+  for (const tile of tilesOf(f)) {
+    const next = tf.tidy(() => {
+      const uniforms = [[tile.q0], [tile.k0]];
+      const scores = tileScores(qs, f.k, tile); // [B·H, R, T]
+      const mOld = st.m && rowsOf(st.m, tile.q0); // [B·H, R]
+      const mNew = run(backend, tileMaximumProgram(f.s, f.causal, tile.rows, tile.t, mOld !== undefined), mOld ? [scores, f.lw, mOld] : [scores, f.lw], uniforms) as tf.Tensor2D; // [B·H, R]
+      const p = run(backend, tileExponentialProgram(f.s, f.causal, tile.rows, tile.t), [scores, f.lw, mNew], uniforms) as tf.Tensor3D; // [B·H, R, T]
+      scores.dispose();
+      const tileSum = tf.sum(p, -1) as tf.Tensor2D; // [B·H, R]
+      const pv = values ? (tf.matMul(p, tf.slice(f.v, [0, tile.k0, 0], [-1, tile.t, -1])) as tf.Tensor3D) : undefined; // [B·H, R, d_v]
+      if (!mOld || !st.m || !st.sum) return { m: mNew, sum: tileSum, ...(pv ? { o: pv } : {}) };
+      const correction = tf.exp(tf.sub(mOld, mNew)) as tf.Tensor2D; // [B·H, R] = exp(m_old − m_new) ≤ 1
+      const out: PassState = {
+        m: withRows(st.m, tile.q0, mNew),
+        sum: withRows(st.sum, tile.q0, tf.add(tf.mul(rowsOf(st.sum, tile.q0), correction), tileSum) as tf.Tensor2D),
+      };
+      if (pv && st.o) out.o = withRows(st.o, tile.q0, tf.add(tf.mul(rowsOf(st.o, tile.q0), tf.expandDims(correction, -1)), pv) as tf.Tensor3D);
+      return out;
+    });
+    st = carry(st as Record<string, tf.Tensor>, next as Record<string, tf.Tensor>) as PassState;
+  }
+  return st as Required<PassState>;
 }
 
 /** Forward: `O [B·H, N, d_v]`. */
 function fusedForward(backend: MathBackendWebGL, f: Flat): tf.Tensor3D {
-  const lse = rowStats(backend, f); // [B·H, N]
-  let st = { o: tf.zeros([f.s.batch * f.s.heads, f.s.tokens, f.s.valueWidth]) as tf.Tensor3D };
-  forEachTile(backend, f, lse, (p, k0, t) => {
-    st = carry(st, tf.tidy(() => ({ o: tf.add(st.o, tf.matMul(p, tf.slice(f.v, [0, k0, 0], [-1, t, -1]))) as tf.Tensor3D }))); // [B·H, N, d_v]
-  });
-  lse.dispose();
-  return st.o;
+  const qs = tf.mul(f.q, f.scale) as tf.Tensor3D; // [B·H, N, d_k]
+  const { m, sum, o } = tilePass(backend, f, qs, true) as Required<PassState>;
+  const out = tf.tidy(() => tf.div(o, tf.expandDims(sum, -1)) as tf.Tensor3D); // [B·H, N, d_v]
+  tf.dispose([qs, m, sum, o]);
+  return out;
 }
 
-/** Backward: `[dQ, dK, dV]`, each `[B·H, N, ·]`. */
+/** Backward: `[dQ, dK, dV]`, each `[B·H, N, ·]`, from the saved `O`; L is recomputed by a statistics-only pass. */
 function fusedBackward(backend: MathBackendWebGL, f: Flat, o: tf.Tensor3D, dO: tf.Tensor3D): [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D] {
-  const lse = rowStats(backend, f); // [B·H, N]
+  const qs = tf.mul(f.q, f.scale) as tf.Tensor3D; // [B·H, N, d_k]
+  const stats = tilePass(backend, f, qs, false);
+  const lse = tf.tidy(() => tf.add(stats.m, tf.log(stats.sum)) as tf.Tensor2D); // [B·H, N] = L
+  tf.dispose([stats.m, stats.sum]);
   const delta = tf.tidy(() => tf.sum(tf.mul(dO, o), -1, true)); // [B·H, N, 1] = rowsum(dO ⊙ O)
   let st = { dq: tf.zerosLike(f.q) as tf.Tensor3D };
   const dKs: tf.Tensor[] = [];
   const dVs: tf.Tensor[] = [];
-  forEachTile(backend, f, lse, (p, k0, t) => {
+  for (const tile of tilesOf(f)) {
     const next = tf.tidy(() => {
-      const kt = tf.slice(f.k, [0, k0, 0], [-1, t, -1]); // [B·H, T, d_k]
-      const vt = tf.slice(f.v, [0, k0, 0], [-1, t, -1]); // [B·H, T, d_v]
-      const dS = tf.mul(p, tf.sub(tf.matMul(dO, vt, false, true), delta)); // [B·H, N, T]
+      const scores = tileScores(qs, f.k, tile); // [B·H, R, T]
+      const p = run(backend, tileExponentialProgram(f.s, f.causal, tile.rows, tile.t), [scores, f.lw, rowsOf(lse, tile.q0)], [[tile.q0], [tile.k0]]) as tf.Tensor3D; // [B·H, R, T]
+      const kt = tf.slice(f.k, [0, tile.k0, 0], [-1, tile.t, -1]); // [B·H, T, d_k]
+      const vt = tf.slice(f.v, [0, tile.k0, 0], [-1, tile.t, -1]); // [B·H, T, d_v]
+      const dOr = rowsOf(dO, tile.q0); // [B·H, R, d_v]
+      const dS = tf.mul(p, tf.sub(tf.matMul(dOr, vt, false, true), rowsOf(delta, tile.q0))); // [B·H, R, T]
+      const dqRows = tf.add(rowsOf(st.dq, tile.q0), tf.mul(tf.matMul(dS, kt), f.scale)) as tf.Tensor3D; // [B·H, R, d_k]
       return {
-        dq: tf.add(st.dq, tf.mul(tf.matMul(dS, kt), f.scale)) as tf.Tensor3D, // [B·H, N, d_k]
-        dk: tf.mul(tf.matMul(dS, f.q, true, false), f.scale), // [B·H, T, d_k]
-        dv: tf.matMul(p, dO, true, false), // [B·H, T, d_v]
+        dq: withRows(st.dq, tile.q0, dqRows),
+        dk: tf.matMul(dS, rowsOf(qs, tile.q0), true, false), // [B·H, T, d_k] = dSᵀ (Q·scale)
+        dv: tf.matMul(p, dOr, true, false), // [B·H, T, d_v]
       };
     });
     st = carry(st, { dq: next.dq });
     dKs.push(next.dk);
     dVs.push(next.dv);
-  });
-  tf.dispose([lse, delta]);
+  }
+  tf.dispose([qs, delta, lse]);
   return [st.dq, joinBlocks(dKs, 1), joinBlocks(dVs, 1)];
 }
 

@@ -4,7 +4,10 @@
  * fails the suite. (Node only: it loads `node:fs` lazily, so importing this module in a browser is harmless.)
  */
 
-/** The bodies of the ```ts (or ```typescript) fenced blocks of a markdown text, in order. */
+/**
+ * The bodies of the ```ts (or ```typescript) fenced blocks of a markdown text, in order. A fence that carries
+ * more than the language (```ts title="x.test.ts") is an illustration: shown, not run.
+ */
 export function readmeExamples(markdown: string): string[] {
   const blocks: string[] = [];
   const fence = /^```(ts|typescript)\s*\n([\s\S]*?)^```\s*$/gm;
