@@ -67,6 +67,13 @@ describeEachBackend('attention evaluation paths', (backend) => {
     expect(attentionPath({}, 4096)).toBe(fast);
     expect(attentionPath({ implementation: 'plain' }, 4096)).toBe('plain');
   });
+
+  it('attentionPath refuses a bad implementation, block or token count', () => {
+    expect(() => attentionPath({ implementation: 'fast' as never }, 64)).toThrow(/implementation: expected 'plain', 'blocked', 'fused' or 'auto'/);
+    expect(() => attentionPath({ block: 0 }, 64)).toThrow(ShapeError);
+    expect(() => attentionPath({}, 0)).toThrow(/attentionPath: tokens: expected an integer ≥ 1/);
+    expect(() => attentionPath(null as never, 64)).toThrow(ShapeError);
+  });
 });
 
 describe('attention evaluation paths: memory', () => {

@@ -17,9 +17,9 @@ products (`blockedAttention`, memory ∝ N·block); `'fused'` — fused WebGL pr
 (`fusedAttentionWebgl`). `'auto'` picks fused on webgl, blocked on cpu/wasm beyond `BLOCKED_THRESHOLD` tokens, else plain.
 All three are differentiable and agree to 1e-4 relative.
  */
-import { blockedAttention, fusedAttentionWebgl, tf, type AttentionCoreInputs } from '@tide/backend';
-import { checkField, featureGrid, type Field, type HasParameters, type VectorField } from '@tide/domain';
-import { BLOCKED_THRESHOLD, attentionSizes, type AttentionOptions, type AttentionParameters, type AttentionSizes } from './parameters.js';
+import { blockedAttention, describeValue, fusedAttentionWebgl, tf, type AttentionCoreInputs } from '@tide/backend';
+import { ShapeError, checkField, featureGrid, type Field, type HasParameters, type VectorField } from '@tide/domain';
+import { BLOCKED_THRESHOLD, attentionSizes, checkEvaluationOptions, type AttentionOptions, type AttentionParameters, type AttentionSizes } from './parameters.js';
 import { quadratureLogWeights, quadratureScoreBias } from './quadrature-bias.js';
 
 /** `[B, N, H·w] → [B, H, N, w]`. */
@@ -55,6 +55,10 @@ function headMaps(u: Field, params: AttentionParameters, sizes: AttentionSizes, 
  * {@link BLOCKED_THRESHOLD} tokens, else plain.
  */
 export function attentionPath(options: AttentionOptions, tokens: number): 'plain' | 'blocked' | 'fused' {
+  checkEvaluationOptions(options);
+  if (!Number.isInteger(tokens) || tokens < 1) {
+    throw new ShapeError('attentionPath: tokens', { expected: 'an integer ≥ 1 (the number of tokens N)', received: describeValue(tokens), fix: 'pass u.tokens' });
+  }
   const impl = options.implementation ?? 'auto';
   if (impl !== 'auto') return impl;
   if (tf.getBackend() === 'webgl') return 'fused';

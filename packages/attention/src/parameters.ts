@@ -69,6 +69,20 @@ function tensorOfRank(name: string, t: unknown, rank: number): tf.Tensor {
   return t;
 }
 
+/** Checks `implementation` and `block` (the evaluation path options); throws a {@link ShapeError}. */
+export function checkEvaluationOptions(options: AttentionOptions): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new ShapeError('attention options', { expected: 'an options object (or nothing)', received: describeValue(options), fix: 'pass { heads, causal, implementation, block } or omit it' });
+  }
+  const impl = options.implementation ?? 'auto';
+  if (impl !== 'plain' && impl !== 'blocked' && impl !== 'fused' && impl !== 'auto') {
+    throw new ShapeError('attention options: implementation', { expected: "'plain', 'blocked', 'fused' or 'auto'", received: describeValue(impl), fix: "omit it for 'auto'" });
+  }
+  if (options.block !== undefined && (!Number.isInteger(options.block) || options.block < 1)) {
+    throw new ShapeError('attention options: block', { expected: 'an integer ≥ 1', received: describeValue(options.block), fix: 'e.g. block: 128' });
+  }
+}
+
 /**
  * Checks the parameters against the field's feature count and the number of heads and returns the sizes.
  * Throws a {@link ShapeError} naming the offending parameter and every shape.
@@ -121,13 +135,7 @@ export function attentionSizes(params: AttentionParameters, features: number, op
       });
     }
   }
-  const impl = options.implementation ?? 'auto';
-  if (impl !== 'plain' && impl !== 'blocked' && impl !== 'fused' && impl !== 'auto') {
-    throw new ShapeError('attention options: implementation', { expected: "'plain', 'blocked', 'fused' or 'auto'", received: describeValue(impl), fix: "omit it for 'auto'" });
-  }
-  if (options.block !== undefined && (!Number.isInteger(options.block) || options.block < 1)) {
-    throw new ShapeError('attention options: block', { expected: 'an integer ≥ 1', received: describeValue(options.block), fix: 'e.g. block: 128' });
-  }
+  checkEvaluationOptions(options);
   const scale = options.scale ?? 1 / Math.sqrt(keyWidth);
   if (!Number.isFinite(scale) || scale <= 0) {
     throw new ShapeError('attention options: scale', { expected: 'a positive finite number', received: describeValue(scale), fix: 'omit it for 1/√d_k' });

@@ -6,13 +6,14 @@
  * backend, so weight-0 (padding) tokens and future tokens drop out exactly, while a query whose every key is
  * masked still gets finite numbers, never NaN.
  */
-import { MASKED_SCORE, tf } from '@tide/backend';
-import { causalSubdomain, type Field } from '@tide/domain';
+import { MASKED_SCORE, describeValue, tf } from '@tide/backend';
+import { ShapeError, causalSubdomain, checkField, type Field } from '@tide/domain';
 
 export { MASKED_SCORE };
 
 /** `ln w_l` per key, `[B|1, N]` (per sample when the field has token weights), MASKED_SCORE where w = 0. The caller owns it. */
 export function quadratureLogWeights(u: Field): tf.Tensor2D {
+  checkField('quadratureLogWeights', u);
   return tf.tidy(() => {
     const w = u.tokenWeightTensor(); // [B|1, N]
     return tf.where(tf.greater(w, 0), tf.log(tf.maximum(w, 1e-38)), tf.fill(w.shape, MASKED_SCORE)) as tf.Tensor2D; // [B|1, N]
@@ -24,6 +25,10 @@ export function quadratureLogWeights(u: Field): tf.Tensor2D {
  * N×N bias). The caller owns the result.
  */
 export function quadratureScoreBias(u: Field, causal: boolean): tf.Tensor4D {
+  checkField('quadratureScoreBias', u);
+  if (typeof causal !== 'boolean') {
+    throw new ShapeError('quadratureScoreBias: causal', { expected: 'a boolean', received: describeValue(causal), fix: 'pass true for a causal operator, else false' });
+  }
   return tf.tidy(() => {
     const logW = quadratureLogWeights(u); // [B|1, N]
     let bias: tf.Tensor = tf.reshape(logW, [logW.shape[0], 1, 1, u.tokens]); // [B|1, 1, 1, N]

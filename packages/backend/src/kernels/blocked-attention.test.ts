@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { describeEachBackend, expectClose, expectNoLeaks, peakBytesOf } from '../testing/index.js';
 import { BackendError } from '../errors.js';
-import { blockedAttention } from './blocked-attention.js';
+import { blockedAttention, defaultAttentionBlock } from './blocked-attention.js';
 import { PARITY_CASES, coreGradients, disposeCore, plainAttentionCore, randomCore } from './reference.fixture.js';
 
 describeEachBackend('blockedAttention', (backend) => {
@@ -66,5 +66,20 @@ describe('blockedAttention: memory', () => {
     expect(blocked).toBeLessThan(kernelBytes / 4);
     expect(blocked).toBeLessThan(0.7 * twice); // ∝ N·block: half the block, about half the peak
     disposeCore(core);
+  });
+});
+
+describe('defaultAttentionBlock', () => {
+  it('aims at 2²⁰ scores per block, between 16 queries and N', () => {
+    expect(defaultAttentionBlock(256)).toBe(256);
+    expect(defaultAttentionBlock(4096)).toBe(256);
+    expect(defaultAttentionBlock(16384)).toBe(64);
+    expect(defaultAttentionBlock(1 << 20)).toBe(16);
+    expect(defaultAttentionBlock(7)).toBe(7);
+  });
+
+  it('refuses a token count that is not a positive integer', () => {
+    expect(() => defaultAttentionBlock(0)).toThrow(/defaultAttentionBlock: tokens: expected an integer ≥ 1/);
+    expect(() => defaultAttentionBlock(2.5)).toThrow(BackendError);
   });
 });

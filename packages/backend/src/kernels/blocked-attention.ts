@@ -22,6 +22,9 @@ export const BLOCK_BUDGET = 1 << 20;
 
 /** The default query block for N tokens: the budget over N, between 16 and N. */
 export function defaultAttentionBlock(tokens: number): number {
+  if (!Number.isInteger(tokens) || tokens < 1) {
+    throw new BackendError('defaultAttentionBlock: tokens', { expected: 'an integer ≥ 1 (the number of tokens N)', received: describeValue(tokens), fix: 'pass the sequence length' });
+  }
   return Math.min(tokens, Math.max(16, Math.floor(BLOCK_BUDGET / tokens)));
 }
 

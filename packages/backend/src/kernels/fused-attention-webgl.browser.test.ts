@@ -1,10 +1,10 @@
 // The fused WebGL core equals the plain N×N core (forward and gradient) on uniform, causal, padded and
 // non-uniform weights, in one tile and in ragged key tiles, leaks nothing, and holds one tile, not N×N.
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { describeEachBackend, expectClose, expectNoLeaks, peakBytesOf } from '../testing/index.js';
 import { blockedAttention } from './blocked-attention.js';
-import { defaultFusedTile, fusedAttentionWebgl } from './fused-attention-webgl.js';
+import { fusedAttentionWebgl } from './fused-attention-webgl.js';
 import { PARITY_CASES, coreGradients, disposeCore, plainAttentionCore, randomCore } from './reference.fixture.js';
 
 describeEachBackend('fusedAttentionWebgl', (backend) => {
@@ -62,15 +62,5 @@ describeEachBackend('fusedAttentionWebgl', (backend) => {
     const core = randomCore(1, 1, 5, 4, 4, [[1, 1, 1, 1, 1]], false);
     expect(() => fusedAttentionWebgl(core, 0)).toThrow(/tile: expected an integer ≥ 1/);
     disposeCore(core);
-  });
-});
-
-describe('defaultFusedTile', () => {
-  it('keeps B·H·N·T near the budget, a multiple of 64 within [64, N]', () => {
-    expect(defaultFusedTile(1, 16384)).toBe(256);
-    expect(defaultFusedTile(12, 256)).toBe(256);
-    expect(defaultFusedTile(8, 4096)).toBe(128);
-    expect(defaultFusedTile(64, 65536)).toBe(64);
-    expect(defaultFusedTile(1, 10)).toBe(10);
   });
 });

@@ -28,6 +28,11 @@ export const FUSED_TILE_BUDGET = 1 << 22;
 
 /** The default key tile: the budget over `B·H·N`, a multiple of 64 between 64 and N. */
 export function defaultFusedTile(batchHeads: number, tokens: number): number {
+  for (const [name, value] of [['batchHeads', batchHeads], ['tokens', tokens]] as const) {
+    if (!Number.isInteger(value) || value < 1) {
+      throw new BackendError(`defaultFusedTile: ${name}`, { expected: 'an integer ≥ 1 (B·H, then N)', received: describeValue(value), fix: 'pass batch × heads and the sequence length' });
+    }
+  }
   const t = Math.floor(FUSED_TILE_BUDGET / (batchHeads * tokens) / 64) * 64;
   return Math.min(tokens, Math.max(64, t));
 }
