@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { initEngine, tf } from '@tide/backend';
 import { forward, modelTensors, plainLayerStack } from '@tide/transformer';
-import { integralAttention, attentionPath } from '@tide/attention';
+import { BLOCKED_THRESHOLD, integralAttention, attentionPath } from '@tide/attention';
 import { field } from '@tide/domain';
 import { benchEncoder, measureRun } from './workload.mjs';
 
@@ -162,7 +162,7 @@ function compare(name) {
 
 const first = measure({ shape: { kind: 'attention', d: 8, heads: 1, layers: 1, n: 8 }, impl: 'tide' });
 console.log(`TIDE bench — ${new Date().toISOString()} — Node ${process.versions.node}, ${availableParallelism()} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB`);
-console.log(`engine: ${first.backend ?? first.error}${first.skipped?.length ? ` (passed over: ${first.skipped.map((s) => `${s.backend}: ${s.reason}`).join('; ')})` : ''}; TIDE's attention: blocked beyond 128 tokens on wasm (512 on cpu), plain below; fused on webgl`);
+console.log(`engine: ${first.backend ?? first.error}${first.skipped?.length ? ` (passed over: ${first.skipped.map((s) => `${s.backend}: ${s.reason}`).join('; ')})` : ''}; TIDE's attention: blocked beyond ${BLOCKED_THRESHOLD.wasm} tokens on wasm (${BLOCKED_THRESHOLD.cpu} on cpu), plain below; fused on webgl`);
 console.log('peak MiB: tfjs tensor memory at the peak of the warm-up run, net of the weights; RSS MiB: the process\'s peak resident memory (Node + wasm heap, or Python + PyTorch)');
 
 if (workloads.has('gpt2-small')) compare('gpt2-small');

@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '@tide/backend';
 import { describeEachBackend, expectClose, expectNoLeaks, peakBytesOf } from '@tide/backend/testing';
 import { ShapeError, field, gaussLegendreRule, interval } from '@tide/domain';
-import { attentionPath, integralAttention } from './integral-attention.js';
-import type { AttentionParameters } from './parameters.js';
+import { attentionPath, blockedThreshold, integralAttention } from './integral-attention.js';
+import { BLOCKED_THRESHOLD, type AttentionParameters } from './parameters.js';
 
 const D = 8;
 function params(seed: number): AttentionParameters {
@@ -66,6 +66,18 @@ describeEachBackend('attention evaluation paths', (backend) => {
     expect(attentionPath({}, 64)).toBe(backend === 'webgl' ? 'fused' : 'plain');
     expect(attentionPath({}, 4096)).toBe(fast);
     expect(attentionPath({ implementation: 'plain' }, 4096)).toBe('plain');
+  });
+
+  it('blockedThreshold: the threshold of the active backend, or of a named one', () => {
+    expect(blockedThreshold()).toBe(backend === 'wasm' ? BLOCKED_THRESHOLD.wasm : BLOCKED_THRESHOLD.cpu);
+    expect(blockedThreshold('wasm')).toBe(128);
+    expect(blockedThreshold('cpu')).toBe(512);
+    if (backend !== 'webgl') {
+      expect(attentionPath({}, blockedThreshold())).toBe('plain');
+      expect(attentionPath({}, blockedThreshold() + 1)).toBe('blocked');
+    }
+    expect(() => blockedThreshold('')).toThrow(/blockedThreshold: backend: expected a backend name/);
+    expect(() => blockedThreshold(3 as never)).toThrow(ShapeError);
   });
 
   it('attentionPath refuses a bad implementation, block or token count', () => {

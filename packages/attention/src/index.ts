@@ -5,7 +5,7 @@
  *
  * @packageDocumentation
  */
-export { integralAttention, attentionKernel, attentionWeights, foldedValueMaps, attentionPath, IntegralAttention } from './integral-attention.js';
+export { integralAttention, attentionKernel, attentionWeights, foldedValueMaps, attentionPath, blockedThreshold, IntegralAttention } from './integral-attention.js';
 export { attentionSizes, BLOCKED_THRESHOLD } from './parameters.js';
 export type { AttentionParameters, AttentionOptions, AttentionSizes } from './parameters.js';
 export { quadratureScoreBias, quadratureLogWeights, MASKED_SCORE } from './quadrature-bias.js';

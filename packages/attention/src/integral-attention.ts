@@ -62,7 +62,19 @@ export function attentionPath(options: AttentionOptions, tokens: number): 'plain
   const impl = options.implementation ?? 'auto';
   if (impl !== 'auto') return impl;
   if (tf.getBackend() === 'webgl') return 'fused';
-  return tokens > (tf.getBackend() === 'wasm' ? BLOCKED_THRESHOLD.wasm : BLOCKED_THRESHOLD.cpu) ? 'blocked' : 'plain';
+  return tokens > blockedThreshold() ? 'blocked' : 'plain';
+}
+
+/**
+ * The token count above which `'auto'` leaves the plain path on `backend` (default: the active one):
+ * {@link BLOCKED_THRESHOLD}`.wasm` on wasm, `.cpu` on every other non-webgl backend. On webgl `'auto'` is
+ * always fused, and the cpu value is returned.
+ */
+export function blockedThreshold(backend: string = tf.getBackend()): number {
+  if (typeof backend !== 'string' || backend === '') {
+    throw new ShapeError('blockedThreshold: backend', { expected: "a backend name ('wasm', 'cpu', …)", received: describeValue(backend), fix: 'omit it for the active backend' });
+  }
+  return backend === 'wasm' ? BLOCKED_THRESHOLD.wasm : BLOCKED_THRESHOLD.cpu;
 }
 
 /** α = softmax(s + ln w (+ causal)): `[B, H, N, N]`, and the value maps `[B, H, N, d_v]`. */

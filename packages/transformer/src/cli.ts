@@ -13,7 +13,7 @@
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BLOCKED_THRESHOLD } from '@tide/attention';
+import { attentionPath, blockedThreshold } from '@tide/attention';
 import { BACKEND_NAMES, TideError, initEngine, tf, type BackendName } from '@tide/backend';
 import { loadCheckpoint } from './checkpoint.js';
 import { CheckpointError } from './errors.js';
@@ -234,11 +234,12 @@ export function describeModel(model: TransformerModel, dir: string): string[] {
   return lines;
 }
 
-/** How `'auto'` integral attention evaluates on `backend` (the choice `attentionPath` makes), for the run summary. */
-function attentionChoice(backend: string): string {
-  if (backend === 'webgl') return 'attention fused (webgl programs tiled over keys)';
-  const threshold = backend === 'wasm' ? BLOCKED_THRESHOLD.wasm : BLOCKED_THRESHOLD.cpu;
-  return `attention plain up to ${threshold} tokens, query-blocked beyond`;
+/** How `'auto'` integral attention evaluates on the active backend (read off `attentionPath`), for the run summary. */
+function attentionChoice(): string {
+  const threshold = blockedThreshold();
+  const [below, above] = [attentionPath({}, threshold), attentionPath({}, threshold + 1)];
+  if (below === above) return `attention ${above}`;
+  return `attention ${below} up to ${threshold} tokens, ${above === 'blocked' ? 'query-blocked' : above} beyond`;
 }
 
 async function commandRun(opts: Map<string, string>, io: CliIO): Promise<void> {
@@ -248,7 +249,7 @@ async function commandRun(opts: Map<string, string>, io: CliIO): Promise<void> {
   try {
     const tokenizer = await tokenizerFor(model.config);
     if (tokenizer === undefined) throw new CheckpointError(dir, { expected: 'a model that declares a tokenizer', received: 'a model without one', fix: 'tide run needs text; use tide forward for id inputs' });
-    const summary = [`tide: engine ${backend}, ${attentionChoice(backend)}; model ${opts.has('model') ? dir : 'embedded default'}`, ...describeModel(model, opts.has('model') ? dir : 'models/default')];
+    const summary = [`tide: engine ${backend}, ${attentionChoice()}; model ${opts.has('model') ? dir : 'embedded default'}`, ...describeModel(model, opts.has('model') ? dir : 'models/default')];
     for (const line of summary) io.out(line);
     const t0 = performance.now();
     const { runMainJob } = await import('./main-job.js');
