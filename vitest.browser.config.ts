@@ -5,7 +5,7 @@ import { defineConfig } from 'vitest/config';
 import { playwright } from '@vitest/browser-playwright';
 
 const executablePath = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
-const lanePackages = process.env['TIDE_BROWSER_PACKAGES'] ?? 'backend,domain,attention,normalization,feedforward,solvers';
+const lanePackages = process.env['TIDE_BROWSER_PACKAGES'] ?? 'backend,domain,attention,normalization,feedforward,solvers,formats';
 
 export default defineConfig({
   resolve: { conditions: ['@tide/source', ...defaultClientConditions] },
@@ -21,8 +21,10 @@ export default defineConfig({
   test: {
     include: [
       ...lanePackages.split(',').map((p) => `packages/${p.trim()}/src/**/*.test.ts`),
-      // The transformer's other tests read files with node:fs; its browser test checks the generated report.
+      // The model and CLI packages' other tests read fixture files with node:fs: their browser tests run a model
+      // built in the page (transformer) and check the generated report (cli).
       'packages/transformer/src/**/*.browser.test.ts',
+      'packages/cli/src/**/*.browser.test.ts',
     ],
     exclude: ['**/*.node.test.ts', '**/node_modules/**', '**/dist/**'],
     setupFiles: ['./vitest.setup.ts'],

@@ -19,7 +19,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { initEngine, tf } from '@tide/backend';
-import { forward, modelTensors, plainLayerStack } from '@tide/transformer';
+import { forward, plainLayerStack } from '@tide/transformer';
 import { BLOCKED_THRESHOLD, integralAttention, attentionPath } from '@tide/attention';
 import { field } from '@tide/domain';
 import { benchEncoder, measureRun } from './workload.mjs';
@@ -51,6 +51,7 @@ async function child(spec) {
   let run;
   let owned;
   let path;
+  let disposeModel = () => undefined;
   if (spec.shape.kind === 'attention') {
     const params = { wq: w([d, d], 0.1), wk: w([d, d], 0.1), wv: w([d, d], 0.1), wo: w([d, d], 0.1) };
     const u = field(w([1, n, d], 1));
@@ -62,13 +63,15 @@ async function child(spec) {
     const model = benchEncoder(spec.shape, w);
     const x = w([1, n, d], 1);
     const steps = spec.steps ?? 1;
-    const disc = steps === 1 ? { scheme: 'exact' } : { scheme: 'lie', stepsPerLayer: steps };
+    const disc = { scheme: 'lie', stepsPerLayer: steps };
     path = spec.impl === 'tide' ? attentionPath({}, n) : 'plain';
     run = spec.impl === 'tide' ? () => forward(model, { input: x }, disc).output : () => plainLayerStack(model, { input: x });
-    owned = [...modelTensors(model), x];
+    owned = [x];
+    disposeModel = () => model.dispose();
   }
   const timing = await measureRun(run, spec.repeats);
   tf.dispose(owned);
+  disposeModel();
   const rss = process.resourceUsage().maxRSS / 1024; // KiB → MiB: the process's peak resident memory
   return { ...timing, peak_rss_mib: rss, backend: engine.backend, skipped: engine.skipped, path };
 }

@@ -1,20 +1,22 @@
 // What the Node benchmark (bench.mjs) and the browser benchmark page (browser/main.js) share: the benchmark
 // encoder and the measurement itself, so both lanes time exactly the same network the same way.
-import { tf } from '@tide/backend';
+import { tf, unflattenTree } from '@tide/backend';
+import { keyTableShapes, torchEncoderKeyTable } from '@tide/formats';
+import { transformerModel } from '@tide/transformer';
 
 /**
  * A pre-LN, causal GPT-2-style encoder with random weights (std 0.02, zero biases, unit norms): d_ff = 4·d,
- * GELU, final norm. `w(shape, std)` draws the weights (the caller seeds and owns them).
+ * GELU, final norm. Its parameters are shaped by the PyTorch encoder key table (the same layout the loaders
+ * use); `w(shape, std)` draws the weights (the caller seeds and owns them; `model.dispose()` frees them).
  */
 export function benchEncoder({ d, heads, layers }, w) {
-  const layer = () => ({
-    attention: { wq: w([d, d], 0.02), wk: w([d, d], 0.02), wv: w([d, d], 0.02), wo: w([d, d], 0.02), bq: tf.zeros([d]), bk: tf.zeros([d]), bv: tf.zeros([d]), bo: tf.zeros([d]) },
-    norm1: { gamma: tf.ones([d]), beta: tf.zeros([d]) },
-    norm2: { gamma: tf.ones([d]), beta: tf.zeros([d]) },
-    w1: w([d, 4 * d], 0.02), b1: tf.zeros([4 * d]), w2: w([4 * d, d], 0.02), b2: tf.zeros([d]),
-  });
-  const config = { family: 'encoder', dModel: d, heads, dFeedforward: 4 * d, layers, activation: 'gelu', normFirst: true, epsilon: 1e-5, causal: true, finalNorm: true };
-  return { config, layers: Array.from({ length: layers }, layer), finalNorm: { gamma: tf.ones([d]), beta: tf.zeros([d]) }, source: 'bench' };
+  const shapes = keyTableShapes(torchEncoderKeyTable({ layers, dModel: d, dFeedforward: 4 * d, finalNorm: true }));
+  const leaves = new Map([...shapes].map(([path, shape]) => {
+    const leaf = path.slice(path.lastIndexOf('.') + 1);
+    return [path, shape.length === 2 ? w(shape, 0.02) : leaf === 'gamma' ? tf.ones(shape) : tf.zeros(shape)];
+  }));
+  const config = { layout: 'torch-encoder', dModel: d, heads, dFeedforward: 4 * d, numLayers: layers, activation: 'gelu', normFirst: true, epsilon: 1e-5, causal: true, finalNorm: true };
+  return transformerModel(config, unflattenTree(leaves), 'bench');
 }
 
 /**

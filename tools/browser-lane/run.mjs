@@ -15,7 +15,7 @@ if (!existsSync(chromium)) {
 // The report page the browser test opens: built packages, then `tide run` on the embedded default.
 const prepare = [
   ['npx', ['nx', 'run-many', '-t', 'build', '--outputStyle=static']],
-  ['node', ['packages/transformer/bin/tide.mjs', 'run', '--tokens', '24', '--report', 'reports/browser-lane']],
+  ['node', ['packages/cli/bin/tide.mjs', 'run', '--tokens', '24', '--report', 'reports/browser-lane']],
 ];
 for (const [cmd, args] of prepare) {
   const step = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true' } });

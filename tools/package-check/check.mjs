@@ -65,10 +65,10 @@ try {
   mkdirSync(cliApp);
   writeFileSync(
     join(cliApp, 'package.json'),
-    JSON.stringify({ name: 'tide-cli-consumer', private: true, type: 'module', dependencies: { '@tide/transformer': deps['@tide/transformer'] }, overrides: deps }, null, 2),
+    JSON.stringify({ name: 'tide-cli-consumer', private: true, type: 'module', dependencies: { '@tide/cli': deps['@tide/cli'] }, overrides: deps }, null, 2),
   );
   run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], cliApp);
-  const shipped = join(cliApp, 'node_modules', '@tide', 'transformer', 'models', 'default');
+  const shipped = join(cliApp, 'node_modules', '@tide', 'cli', 'models', 'default');
   const inspect = run(join(cliApp, 'node_modules', '.bin', 'tide'), ['inspect', '--model', shipped], cliApp);
   if (!/HF GPT-2/.test(inspect)) throw new Error(`tide inspect printed:\n${inspect}`);
   const main = run(join(cliApp, 'node_modules', '.bin', 'tide'), ['run', '--tokens', '4'], cliApp);

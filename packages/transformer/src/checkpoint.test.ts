@@ -3,11 +3,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tf } from '@tide/backend';
 import { expectNoLeaks } from '@tide/backend/testing';
-import { loadCheckpoint, modelFromTensors, parseConfig } from './checkpoint.js';
-import { CheckpointError } from './errors.js';
+import { CheckpointError, readSafetensors, type SafeTensor } from '@tide/formats';
+import { fixtureDir, fixtureIO, maxAbsDiff } from '@tide/fixtures';
+import { modelFromTensors, modelStateDict, parseConfig } from './checkpoint.js';
 import { forward } from './forward.js';
-import { fixtureDir, fixtureIO, maxAbsDiff } from './fixtures.fixture.js';
-import { readSafetensors, type SafeTensor } from './safetensors.js';
+import { loadCheckpoint } from './node.js';
 
 const gptDir = fixtureDir('gpt2-tiny');
 const gptConfig = JSON.parse(readFileSync(join(gptDir, 'config.json'), 'utf8'));
@@ -38,7 +38,7 @@ describe('checkpoint import', () => {
     const missing = new Map(gptTensors);
     missing.delete('h.1.mlp.c_proj.bias');
     await expectNoLeaks(() => {
-      expect(() => modelFromTensors(parseConfig(gptConfig), missing)).toThrow(/"h\.1\.mlp\.c_proj\.bias": expected a tensor of shape \[16\], received no such key/);
+      expect(() => modelFromTensors(parseConfig(gptConfig), missing)).toThrow(/"h\.1\.mlp\.c_proj\.bias": expected a tensor of shape \[16\] \(HF GPT-2 layout\), received no such key/);
     });
     const model = loadCheckpoint(gptDir);
     const before = tf.memory().numTensors;
@@ -54,6 +54,38 @@ describe('checkpoint import', () => {
     expect(() => parseConfig({ format: 'torch-transformer-encoder', d_model: 8, nhead: 2, num_layers: 1, activation: 'swish' })).toThrow(/"activation": expected "relu" or "gelu"/);
     expect(() => parseConfig({ format: 'torch-transformer-encoder', d_model: 8, nhead: 2, num_layers: 1, norm_first: 'yes' })).toThrow(/"norm_first": expected true or false/);
     expect(parseConfig({ ...gptConfig, vocab_size: 50257 }).tokenizer).toEqual({ type: 'gpt2' });
+  });
+
+  it('refuses tensors the config does not use (an extra layer, a final norm turned off), unless allowed, and lists them', async () => {
+    const oneLayer = { ...gptConfig, n_layer: 1 };
+    await expectNoLeaks(() => {
+      expect(() => modelFromTensors(parseConfig(oneLayer), gptTensors)).toThrow(/"h\.1\.ln_1\.weight".* and \d+ more: expected only the tensors of the HF GPT-2 layout that config\.json describes, received 12 unused tensor\(s\)/);
+    });
+    const allowed = modelFromTensors(parseConfig(oneLayer), gptTensors, 'model.safetensors', { allowUnusedTensors: true });
+    expect(allowed.parameters.layers).toHaveLength(1);
+    allowed.dispose();
+    const encDir = fixtureDir('encoder-preln-gelu');
+    const encConfig = JSON.parse(readFileSync(join(encDir, 'config.json'), 'utf8'));
+    const encTensors = readSafetensors(new Uint8Array(readFileSync(join(encDir, 'model.safetensors')))).tensors;
+    if (encConfig.final_norm) expect(() => modelFromTensors(parseConfig({ ...encConfig, final_norm: false }), encTensors)).toThrow(/"norm\.weight", "norm\.bias": expected only the tensors/);
+  });
+
+  it('writes back exactly what it read (the same key table, both layouts)', () => {
+    for (const name of ['gpt2-tiny', 'encoder-postln-relu']) {
+      const dir = fixtureDir(name);
+      const tensors = readSafetensors(new Uint8Array(readFileSync(join(dir, 'model.safetensors')))).tensors;
+      const model = modelFromTensors(parseConfig(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'))), tensors);
+      const written = modelStateDict(model);
+      for (const [key, t] of Object.entries(written)) {
+        const original = tensors.get(key)!;
+        expect(original, key).toBeDefined();
+        expect(t.shape).toEqual(original.shape);
+        expect(Array.from(t.data as Float32Array)).toEqual(Array.from(original.data));
+      }
+      const parameters = [...tensors.keys()].filter((k) => !/\.attn\.(bias|masked_bias)$/.test(k));
+      expect(Object.keys(written).sort()).toEqual(parameters.sort());
+      model.dispose();
+    }
   });
 
   it('refuses non-finite weights', () => {

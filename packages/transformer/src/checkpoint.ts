@@ -1,27 +1,15 @@
 /**
- * Checkpoint import (SPEC §4): a folder with `config.json` and `model.safetensors`, in the HF GPT-2 layout or
- * the PyTorch `nn.TransformerEncoder` layout. Read without Python; every mismatch between config and weights
- * is a {@link CheckpointError} naming the file, the key, what was expected and what was found.
+ * Text-model checkpoints (docs/checkpoints.md): a `config.json` in the HF GPT-2 layout or with the PyTorch
+ * `nn.TransformerEncoder` constructor arguments, and the weights as a map of safetensors tensors. The
+ * layout's key table (`@tide/formats`) maps checkpoint keys to the paths of the parameter tree, for reading and
+ * for writing. Every mismatch between config and weights is a {@link CheckpointError} naming the file, the key,
+ * what was expected and what was found.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { tf, describeValue } from '@tide/backend';
-import { CheckpointError } from './errors.js';
-import type { Activation, LayerParameters, ModelConfig, TransformerModel } from './model.js';
-import { modelTensors } from './model.js';
-import { readSafetensors, type SafeTensor } from './safetensors.js';
-
-function readJson(file: string): Record<string, unknown> {
-  if (!existsSync(file)) throw new CheckpointError(file, { expected: 'a config.json file', received: 'no such file', fix: 'point --model at a folder with config.json and model.safetensors' });
-  let value: unknown;
-  try {
-    value = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new CheckpointError(file, { expected: 'valid JSON', received: (e as Error).message, fix: 'repair or regenerate config.json' });
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new CheckpointError(file, { expected: 'a JSON object', received: describeValue(value), fix: 'repair config.json' });
-  return value as Record<string, unknown>;
-}
+import { describeValue, flattenTree, unflattenTree } from '@tide/backend';
+import {
+  CheckpointError, gpt2KeyTable, readWithKeyTable, torchEncoderKeyTable, writeWithKeyTable, type KeyTable, type SafeTensor, type TensorToWrite,
+} from '@tide/formats';
+import { transformerModel, type Activation, type ModelConfig, type ModelParameters, type TransformerModel } from './model.js';
 
 function int(file: string, cfg: Record<string, unknown>, key: string, fallback?: number): number {
   const v = cfg[key] ?? fallback;
@@ -41,7 +29,7 @@ function bool(file: string, cfg: Record<string, unknown>, key: string, fallback:
   return v;
 }
 
-/** Reads and validates a config.json (GPT-2 or torch encoder). */
+/** Reads and validates a config.json (HF GPT-2 or a PyTorch encoder's constructor arguments). */
 export function parseConfig(raw: Record<string, unknown>, file = 'config.json'): ModelConfig {
   if (raw['model_type'] === 'gpt2') {
     const act = raw['activation_function'] ?? 'gelu_new';
@@ -64,7 +52,7 @@ export function parseConfig(raw: Record<string, unknown>, file = 'config.json'):
     const tideMeta = (raw['tide'] ?? {}) as Record<string, unknown>;
     const normFirst = bool(`${file}: "tide"`, tideMeta, 'norm_first', true);
     return {
-      family: 'gpt2', dModel: d, heads, ...(tokenizer && { tokenizer }), dFeedforward: int(file, raw, 'n_inner', 4 * d), layers: int(file, raw, 'n_layer'),
+      layout: 'gpt2', dModel: d, heads, ...(tokenizer && { tokenizer }), dFeedforward: int(file, raw, 'n_inner', 4 * d), numLayers: int(file, raw, 'n_layer'),
       activation: act as Activation, normFirst, epsilon: num(file, raw, 'layer_norm_epsilon', 1e-5), causal: true, finalNorm: true,
       vocabSize: V, positions: int(file, raw, 'n_positions'),
     };
@@ -76,7 +64,7 @@ export function parseConfig(raw: Record<string, unknown>, file = 'config.json'):
     const heads = int(file, raw, 'nhead');
     if (d % heads !== 0) throw new CheckpointError(`${file}: "nhead"`, { expected: `a divisor of d_model = ${d}`, received: String(heads), fix: 'fix nhead' });
     return {
-      family: 'encoder', dModel: d, heads, dFeedforward: int(file, raw, 'dim_feedforward', 2048), layers: int(file, raw, 'num_layers'),
+      layout: 'torch-encoder', dModel: d, heads, dFeedforward: int(file, raw, 'dim_feedforward', 2048), numLayers: int(file, raw, 'num_layers'),
       activation: act, normFirst: bool(file, raw, 'norm_first', false), epsilon: num(file, raw, 'layer_norm_eps', 1e-5),
       causal: bool(file, raw, 'causal', false), finalNorm: bool(file, raw, 'final_norm', false),
     };
@@ -84,138 +72,63 @@ export function parseConfig(raw: Record<string, unknown>, file = 'config.json'):
   throw new CheckpointError(file, {
     expected: '"model_type": "gpt2" or "format": "torch-transformer-encoder"',
     received: `model_type ${describeValue(raw['model_type'])}, format ${describeValue(raw['format'])}`,
-    fix: 'TIDE reads HF GPT-2 folders and PyTorch nn.TransformerEncoder state_dicts (see SPEC §4)',
+    fix: 'TIDE reads HF GPT-2 folders and PyTorch nn.TransformerEncoder state_dicts (see docs/checkpoints.md)',
   });
 }
 
-/** Looks up weights by key, checking shapes; collects every failure into one clear error. */
-class WeightReader {
-  constructor(readonly file: string, readonly tensors: ReadonlyMap<string, SafeTensor>, readonly prefix: string) {}
 
-  get(key: string, shape: readonly number[]): SafeTensor {
-    const t = this.tensors.get(this.prefix + key) ?? this.tensors.get(key);
-    if (t === undefined) {
-      throw new CheckpointError(`${this.file}: "${this.prefix}${key}"`, { expected: `a tensor of shape [${shape.join(', ')}]`, received: 'no such key', fix: 'the checkpoint does not match its config.json (or is not in the expected layout)' });
-    }
-    if (t.shape.length !== shape.length || t.shape.some((s, i) => s !== shape[i])) {
-      throw new CheckpointError(`${this.file}: "${this.prefix}${key}"`, { expected: `shape [${shape.join(', ')}] (from config.json)`, received: `[${t.shape.join(', ')}]`, fix: 'config.json and model.safetensors disagree; fix the config' });
-    }
-    if (t.data instanceof Float32Array) {
-      for (let i = 0; i < t.data.length; i++) {
-        if (!Number.isFinite(t.data[i]!)) throw new CheckpointError(`${this.file}: "${this.prefix}${key}"`, { expected: 'finite weights', received: `${t.data[i]} at index ${i}`, fix: 'the checkpoint is corrupt' });
-      }
-    }
-    return t;
-  }
-
-  /** A 2-D weight as a TIDE kernel [in, out]; `transpose` for PyTorch Linear [out, in]. */
-  kernel(key: string, shape: readonly [number, number], transpose: boolean, columns?: [number, number]): tf.Tensor2D {
-    const t = this.get(key, shape);
-    return tf.tidy(() => {
-      let m = tf.tensor2d(t.data as Float32Array, [shape[0], shape[1]]);
-      if (transpose) m = tf.transpose(m);
-      if (columns) m = tf.slice(m, [0, columns[0]], [-1, columns[1] - columns[0]]);
-      return m as tf.Tensor2D;
-    });
-  }
-
-  vector(key: string, length: number, range?: [number, number]): tf.Tensor1D {
-    const t = this.get(key, [length]);
-    const data = range ? (t.data as Float32Array).subarray(range[0], range[1]) : (t.data as Float32Array);
-    return tf.tensor1d(data);
-  }
+/** The key table of a config's layout (`untiedHead`: GPT-2 with its own `lm_head.weight`). */
+export function keyTableFor(cfg: ModelConfig): KeyTable {
+  const sizes = { layers: cfg.numLayers, dModel: cfg.dModel, dFeedforward: cfg.dFeedforward };
+  return cfg.layout === 'gpt2' ? gpt2KeyTable({ ...sizes, vocabSize: cfg.vocabSize!, positions: cfg.positions! }) : torchEncoderKeyTable({ ...sizes, finalNorm: cfg.finalNorm });
 }
 
-function loadEncoder(cfg: ModelConfig, w: WeightReader): Omit<TransformerModel, 'dispose' | 'source'> {
-  const { dModel: d, dFeedforward: f } = cfg;
-  const layers: LayerParameters[] = [];
-  for (let i = 0; i < cfg.layers; i++) {
-    const p = `layers.${i}.`;
-    // in_proj_weight [3d, d] (Linear [out, in]): rows 0…d−1 are Q, d…2d−1 K, 2d…3d−1 V. Transposed: columns.
-    layers.push({
-      attention: {
-        wq: w.kernel(`${p}self_attn.in_proj_weight`, [3 * d, d], true, [0, d]),
-        wk: w.kernel(`${p}self_attn.in_proj_weight`, [3 * d, d], true, [d, 2 * d]),
-        wv: w.kernel(`${p}self_attn.in_proj_weight`, [3 * d, d], true, [2 * d, 3 * d]),
-        wo: w.kernel(`${p}self_attn.out_proj.weight`, [d, d], true),
-        bq: w.vector(`${p}self_attn.in_proj_bias`, 3 * d, [0, d]),
-        bk: w.vector(`${p}self_attn.in_proj_bias`, 3 * d, [d, 2 * d]),
-        bv: w.vector(`${p}self_attn.in_proj_bias`, 3 * d, [2 * d, 3 * d]),
-        bo: w.vector(`${p}self_attn.out_proj.bias`, d),
-      },
-      norm1: { gamma: w.vector(`${p}norm1.weight`, d), beta: w.vector(`${p}norm1.bias`, d) },
-      norm2: { gamma: w.vector(`${p}norm2.weight`, d), beta: w.vector(`${p}norm2.bias`, d) },
-      w1: w.kernel(`${p}linear1.weight`, [f, d], true),
-      b1: w.vector(`${p}linear1.bias`, f),
-      w2: w.kernel(`${p}linear2.weight`, [d, f], true),
-      b2: w.vector(`${p}linear2.bias`, d),
-    });
-  }
-  const finalNorm = cfg.finalNorm ? { gamma: w.vector('norm.weight', d), beta: w.vector('norm.bias', d) } : undefined;
-  return { config: cfg, layers, ...(finalNorm && { finalNorm }) };
+/** Options of {@link modelFromTensors}. */
+export interface ModelFromTensorsOptions {
+  /** Accept checkpoint tensors that the layout does not use (default false: they are an error, listed). */
+  readonly allowUnusedTensors?: boolean;
 }
 
-function loadGpt2(cfg: ModelConfig, w: WeightReader): Omit<TransformerModel, 'dispose' | 'source'> {
-  const { dModel: d, dFeedforward: f } = cfg;
-  const layers: LayerParameters[] = [];
-  for (let i = 0; i < cfg.layers; i++) {
-    const p = `h.${i}.`;
-    // Conv1D stores [in, out]: c_attn.weight [d, 3d], columns Q | K | V.
-    layers.push({
-      attention: {
-        wq: w.kernel(`${p}attn.c_attn.weight`, [d, 3 * d], false, [0, d]),
-        wk: w.kernel(`${p}attn.c_attn.weight`, [d, 3 * d], false, [d, 2 * d]),
-        wv: w.kernel(`${p}attn.c_attn.weight`, [d, 3 * d], false, [2 * d, 3 * d]),
-        wo: w.kernel(`${p}attn.c_proj.weight`, [d, d], false),
-        bq: w.vector(`${p}attn.c_attn.bias`, 3 * d, [0, d]),
-        bk: w.vector(`${p}attn.c_attn.bias`, 3 * d, [d, 2 * d]),
-        bv: w.vector(`${p}attn.c_attn.bias`, 3 * d, [2 * d, 3 * d]),
-        bo: w.vector(`${p}attn.c_proj.bias`, d),
-      },
-      norm1: { gamma: w.vector(`${p}ln_1.weight`, d), beta: w.vector(`${p}ln_1.bias`, d) },
-      norm2: { gamma: w.vector(`${p}ln_2.weight`, d), beta: w.vector(`${p}ln_2.bias`, d) },
-      w1: w.kernel(`${p}mlp.c_fc.weight`, [d, f], false),
-      b1: w.vector(`${p}mlp.c_fc.bias`, f),
-      w2: w.kernel(`${p}mlp.c_proj.weight`, [f, d], false),
-      b2: w.vector(`${p}mlp.c_proj.bias`, d),
+/**
+ * Builds a model from a parsed config and safetensors tensors (no file system). Every tensor the layout
+ * needs must be present with its shape and finite values, and (unless `allowUnusedTensors`) every tensor of
+ * the checkpoint must be used: weights for a layer the config does not have are an error, not silently dropped.
+ */
+export function modelFromTensors(cfg: ModelConfig, tensors: ReadonlyMap<string, SafeTensor>, source = 'model.safetensors', options: ModelFromTensorsOptions = {}): TransformerModel {
+  const read = readWithKeyTable(tensors, keyTableFor(cfg), source);
+  if (read.unused.length > 0 && !options.allowUnusedTensors) {
+    for (const t of read.leaves.values()) t.dispose();
+    const shown = read.unused.slice(0, 5).map((k) => `"${k}"`).join(', ');
+    throw new CheckpointError(`${source}: ${shown}${read.unused.length > 5 ? ` and ${read.unused.length - 5} more` : ''}`, {
+      expected: `only the tensors of the ${keyTableFor(cfg).layout} layout that config.json describes`,
+      received: `${read.unused.length} unused tensor(s)`,
+      fix: 'fix config.json (number of layers, final_norm, …) so that it matches the weights, or allow unused tensors explicitly',
     });
   }
-  const V = cfg.vocabSize!;
-  const P = cfg.positions!;
-  const tokens = w.kernel('wte.weight', [V, d], false);
-  const positions = w.kernel('wpe.weight', [P, d], false);
-  const hasHead = w.tensors.has('lm_head.weight');
-  const head = hasHead ? w.kernel('lm_head.weight', [V, d], false) : undefined;
+  return transformerModel(cfg, unflattenTree<ModelParameters>(read.leaves), source);
+}
+
+/** The checkpoint tensors of a model in its config's layout (float32; what {@link modelFromTensors} reads back). */
+export function modelStateDict(model: TransformerModel): Record<string, TensorToWrite> {
+  return writeWithKeyTable(flattenTree(model.parameters), keyTableFor(model.config));
+}
+
+/** The config.json of a model in its layout, plus TIDE's own fields (`extra`, e.g. `{ tide: { … } }`). */
+export function modelConfigJson(model: TransformerModel, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const c = model.config;
+  if (c.layout === 'gpt2') {
+    return {
+      model_type: 'gpt2', architectures: ['GPT2LMHeadModel'], n_embd: c.dModel, n_head: c.heads, n_layer: c.numLayers,
+      n_positions: c.positions, n_ctx: c.positions, n_inner: c.dFeedforward, vocab_size: c.vocabSize,
+      layer_norm_epsilon: c.epsilon, activation_function: c.activation === 'gelu' ? 'gelu' : 'gelu_new',
+      ...(c.tokenizer?.type === 'chars' && { tide_tokenizer: { type: 'chars', alphabet: c.tokenizer.alphabet } }),
+      ...(!c.normFirst && { tide: { norm_first: false } }),
+      ...extra,
+    };
+  }
   return {
-    config: cfg,
-    layers,
-    finalNorm: { gamma: w.vector('ln_f.weight', d), beta: w.vector('ln_f.bias', d) },
-    embeddings: { tokens, positions, ...(head && { head }) },
+    format: 'torch-transformer-encoder', d_model: c.dModel, nhead: c.heads, dim_feedforward: c.dFeedforward, num_layers: c.numLayers,
+    activation: c.activation, norm_first: c.normFirst, layer_norm_eps: c.epsilon, causal: c.causal, final_norm: c.finalNorm,
+    ...extra,
   };
-}
-
-/** Builds a model from a parsed config and safetensors tensors (no file system). */
-export function modelFromTensors(cfg: ModelConfig, tensors: ReadonlyMap<string, SafeTensor>, source = 'model.safetensors'): TransformerModel {
-  const prefix = cfg.family === 'gpt2' && !tensors.has('wte.weight') && tensors.has('transformer.wte.weight') ? 'transformer.' : '';
-  const reader = new WeightReader(source, tensors, prefix);
-  let body: Omit<TransformerModel, 'dispose' | 'source'> | undefined;
-  // tf.tidy disposes every tensor built so far when a later key fails; on success it keeps the returned ones.
-  const created = tf.tidy(() => {
-    body = cfg.family === 'gpt2' ? loadGpt2(cfg, reader) : loadEncoder(cfg, reader);
-    return modelTensors(body);
-  });
-  return { ...body!, source, dispose: () => tf.dispose(created) };
-}
-
-/** Loads `dir/config.json` + `dir/model.safetensors`. */
-export function loadCheckpoint(dir: string): TransformerModel {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-    throw new CheckpointError(dir, { expected: 'a model folder (config.json + model.safetensors)', received: existsSync(dir) ? 'a file' : 'no such folder', fix: 'pass --model DIR' });
-  }
-  const configFile = join(dir, 'config.json');
-  const cfg = parseConfig(readJson(configFile), configFile);
-  const weightsFile = join(dir, 'model.safetensors');
-  if (!existsSync(weightsFile)) throw new CheckpointError(weightsFile, { expected: 'the weights file', received: 'no such file', fix: 'the folder must hold model.safetensors' });
-  const file = readSafetensors(new Uint8Array(readFileSync(weightsFile)), weightsFile);
-  return modelFromTensors(cfg, file.tensors, weightsFile);
 }

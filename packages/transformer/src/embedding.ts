@@ -1,13 +1,12 @@
 /**
- * Embedding onto the token grid and readout (paper §2: u(·,·,0) = f).
+ * Embedding onto the token grid (paper §2: u(·,·,0) = f; docs/domains-and-quadrature.md).
  *
- * GPT-2: `f(x_l, ·) = wte[id_l] + wpe[l]` on the standard token grid (tokens at l + ½, unit weights); the
- * readout is the final projection `LN_f` at t = T followed by the tied LM head `logits = h · wteᵀ` (or an
- * untied `lm_head`).
+ * Language models: `f(x_l, ·) = wte[id_l] + wpe[l]` on the standard token grid (tokens at l + ½, unit weights).
+ * Token ids are checked here, once: rank, dtype, vocabulary and context length.
  */
 import { tf, describeValue } from '@tide/backend';
 import { field, type Field } from '@tide/domain';
-import { CheckpointError } from './errors.js';
+import { InputError } from './errors.js';
 import type { TransformerModel } from './model.js';
 
 /**
@@ -16,18 +15,19 @@ import type { TransformerModel } from './model.js';
  * needs the `UnsortedSegmentSum` kernel, which the wasm backend lacks.
  */
 export function embedTokens(model: TransformerModel, ids: tf.Tensor2D, source = 'input_ids', options: { differentiable?: boolean } = {}): Field {
-  const emb = model.embeddings;
-  if (emb === undefined) throw new CheckpointError(source, { expected: 'a model with token embeddings (GPT-2)', received: `a ${model.config.family} model`, fix: 'encoders take `input` hidden states [B, N, d]' });
+  const emb = model.parameters.embeddings;
+  if (emb === undefined) throw new InputError(source, { expected: 'a model with token embeddings (GPT-2)', received: `a ${model.config.layout} model`, fix: 'encoders take `input` hidden states [B, N, d]' });
   if (!(ids instanceof tf.Tensor) || ids.rank !== 2 || ids.dtype !== 'int32') {
-    throw new CheckpointError(source, { expected: 'int32 token ids [B, N]', received: describeValue(ids), fix: 'pass integer token ids' });
+    throw new InputError(source, { expected: 'int32 token ids [B, N]', received: describeValue(ids), fix: 'pass integer token ids' });
   }
-  const [, n] = ids.shape;
+  const [batch, n] = ids.shape;
+  if (batch === 0) throw new InputError(source, { expected: 'at least one sequence', received: 'an empty batch [0, N]', fix: 'pass token ids [B ≥ 1, N]' });
   const V = model.config.vocabSize!;
   const P = model.config.positions!;
-  if (n > P || n === 0) throw new CheckpointError(source, { expected: `1 to ${P} tokens (n_positions)`, received: `${n} tokens`, fix: 'shorten the input' });
+  if (n > P || n === 0) throw new InputError(source, { expected: `1 to ${P} tokens (n_positions)`, received: `${n} tokens`, fix: 'shorten the input' });
   const data = ids.dataSync();
   for (let i = 0; i < data.length; i++) {
-    if (data[i]! < 0 || data[i]! >= V) throw new CheckpointError(source, { expected: `token ids in 0…${V - 1}`, received: `${data[i]} at index ${i}`, fix: 'tokenize with the model\'s vocabulary' });
+    if (data[i]! < 0 || data[i]! >= V) throw new InputError(source, { expected: `token ids in 0…${V - 1}`, received: `${data[i]} at index ${i}`, fix: 'tokenize with the model\'s vocabulary' });
   }
   const values = tf.tidy(() => {
     const [b] = ids.shape;
@@ -39,12 +39,3 @@ export function embedTokens(model: TransformerModel, ids: tf.Tensor2D, source = 
   return field(values);
 }
 
-/** `[B, N, d]` final hidden states → logits `[B, N, V]` (tied to wte unless the checkpoint has lm_head). */
-export function languageModelHead(model: TransformerModel, h: tf.Tensor3D): tf.Tensor3D {
-  const emb = model.embeddings;
-  if (emb === undefined) throw new CheckpointError('readout', { expected: 'a model with an LM head (GPT-2)', received: `a ${model.config.family} model`, fix: 'encoders return hidden states' });
-  return tf.tidy(() => {
-    const [b, n, d] = h.shape;
-    return tf.reshape(tf.matMul(tf.reshape(h, [b * n, d]), emb.head ?? emb.tokens, false, true), [b, n, -1]) as tf.Tensor3D; // [B, N, V]
-  });
-}

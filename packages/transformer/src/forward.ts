@@ -1,16 +1,16 @@
 /**
  * The forward map of a loaded model, run as the time discretisation of the integro-differential equation:
- * embed (GPT-2) → solve over [0, L] with the chosen scheme → final projection `LN_f` at t = T (when the
- * model has one) → LM head (GPT-2).
+ * embed (language models) → solve over [0, L] with the chosen scheme → the readout (final projection at t = T
+ * when the model has one, then the LM head of a language model). Inputs are checked here, once
+ * (docs/splitting-and-recovery.md).
  */
 import { tf, describeValue } from '@tide/backend';
 import { field, type Field } from '@tide/domain';
 import { solve, type Solution, type SolverStatistics } from '@tide/solvers';
-import { AffineStep, LayerNormConstraint } from '@tide/normalization';
-import { embedTokens, languageModelHead } from './embedding.js';
-import { CheckpointError } from './errors.js';
-import type { TransformerModel } from './model.js';
-import { discretise, type DiscretisationOptions } from './presets.js';
+import { embedTokens } from './embedding.js';
+import { InputError } from './errors.js';
+import { isLanguageModel, type TransformerModel } from './model.js';
+import { discretise, type DiscretisationOptions } from './discretisation.js';
 
 /** What to run the model on. */
 export interface ForwardInput {
@@ -20,6 +20,8 @@ export interface ForwardInput {
   readonly inputIds?: tf.Tensor2D;
   /** Optional per-sample token weights `[B, N]` (0 = padding: PyTorch's src_key_padding_mask). */
   readonly tokenWeights?: ArrayLike<number> | readonly ArrayLike<number>[];
+  /** What to call the input in errors (e.g. a file and tensor name); default `input` / `input_ids`. */
+  readonly source?: string;
 }
 
 /** Options of {@link forward}. */
@@ -36,31 +38,34 @@ export interface ForwardOptions extends DiscretisationOptions {
 export interface ForwardResult {
   /** Hidden states `[B, N, d]` (encoders) or logits `[B, N, V]` (GPT-2). */
   readonly output: tf.Tensor3D;
-  /** With `saveLayers`: the states at t = 0, 1, …, L (before the final projection). */
-  readonly layers: readonly Field[];
+  /** With `saveLayers` (or `saveSteps`): the states at t = 0, 1, …, L (before the readout). */
+  readonly states: readonly Field[];
   readonly stats: SolverStatistics;
   readonly description: string;
 }
 
+/** The initial field u(·,·,0) of an input: embedded token ids, or checked hidden states. */
 function initialField(model: TransformerModel, input: ForwardInput): Field {
-  const cfg = model.config;
-  if (cfg.family === 'gpt2') {
-    if (input.inputIds === undefined) throw new CheckpointError('input', { expected: 'input_ids [B, N] for a GPT-2 model', received: input.input ? 'hidden states `input`' : 'nothing', fix: 'pass token ids' });
-    return embedTokens(model, input.inputIds);
+  if (typeof input !== 'object' || input === null) throw new InputError('input', { expected: '{ input } (hidden states) or { inputIds } (token ids)', received: describeValue(input), fix: 'pass an object' });
+  if (isLanguageModel(model)) {
+    if (input.inputIds === undefined) throw new InputError('input', { expected: 'input_ids [B, N] for a language model', received: input.input ? 'hidden states `input`' : 'nothing', fix: 'pass token ids' });
+    return embedTokens(model, input.inputIds, input.source ?? 'input_ids');
   }
+  const d = model.config.dModel;
   const x = input.input;
-  if (!(x instanceof tf.Tensor) || x.rank !== 3 || x.shape[2] !== cfg.dModel) {
-    throw new CheckpointError('input', { expected: `float32 hidden states [B, N, ${cfg.dModel}]`, received: describeValue(x), fix: `the encoder's d_model is ${cfg.dModel}` });
+  const source = input.source ?? 'input';
+  if (!(x instanceof tf.Tensor) || x.rank !== 3 || x.shape[2] !== d || x.shape[0] === 0 || x.shape[1] === 0) {
+    throw new InputError(source, { expected: `float32 hidden states [B ≥ 1, N ≥ 1, ${d}]`, received: describeValue(x), fix: `the encoder's d_model is ${d}` });
   }
-  if (x.dtype !== 'float32') throw new CheckpointError('input', { expected: 'float32', received: x.dtype, fix: 'cast the input to float32' });
+  if (x.dtype !== 'float32') throw new InputError(source, { expected: 'float32', received: x.dtype, fix: 'cast the input to float32' });
   const finite = tf.tidy(() => tf.all(tf.isFinite(x)).dataSync()[0]);
-  if (!finite) throw new CheckpointError('input', { expected: 'finite values', received: 'NaN or ±Inf', fix: 'clean the input' });
+  if (!finite) throw new InputError(source, { expected: 'finite values', received: 'NaN or ±Inf', fix: 'clean the input' });
   return field(tf.clone(x), input.tokenWeights === undefined ? {} : { tokenWeights: input.tokenWeights });
 }
 
 /** Runs a model on its input with a discretisation (default: the exact scheme). */
 export function forward(model: TransformerModel, input: ForwardInput, options: ForwardOptions = {}): ForwardResult {
-  const disc = discretise(model, options);
+  const disc = discretise(model, options ?? {});
   let u0: Field | undefined;
   let sol: Solution | undefined;
   try {
@@ -72,17 +77,9 @@ export function forward(model: TransformerModel, input: ForwardInput, options: F
       ...(options.saveSteps && { saveAt: 'steps' as const }),
       ...(options.onSubStep && { onSubStep: options.onSubStep }),
     });
-    const final = sol.u;
-    const output = tf.tidy(() => {
-      let h = final.values as tf.Tensor3D;
-      if (model.finalNorm) {
-        const p = new LayerNormConstraint({ epsilon: model.config.epsilon }, 'final-norm').project(final, disc.t1);
-        h = new AffineStep(model.finalNorm.gamma, model.finalNorm.beta).apply(p, disc.t1).values;
-      }
-      return model.config.family === 'gpt2' ? languageModelHead(model, h) : h === final.values ? tf.clone(h) : h;
-    });
-    final.dispose();
-    return { output, layers: sol.states, stats: sol.stats, description: disc.description };
+    const output = disc.readout(sol.u); // [B, N, d] or [B, N, V]
+    sol.u.dispose();
+    return { output, states: sol.states, stats: sol.stats, description: disc.description };
   } catch (error) {
     sol?.dispose();
     throw error;

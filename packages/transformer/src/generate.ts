@@ -3,12 +3,11 @@
  * token chosen from the last position's logits — greedily (temperature 0) or sampled with temperature and
  * top-k from a seeded generator (reproducible).
  */
-import { tf, describeValue } from '@tide/backend';
-import { seededRandom } from './corpus.js';
-import { CheckpointError } from './errors.js';
+import { tf, describeValue, seededRandom } from '@tide/backend';
+import { checkDiscretisationOptions, type DiscretisationOptions } from './discretisation.js';
+import { InputError } from './errors.js';
 import { forward } from './forward.js';
-import type { TransformerModel } from './model.js';
-import type { DiscretisationOptions } from './presets.js';
+import { isLanguageModel, type TransformerModel } from './model.js';
 
 /** Options of {@link generate}. */
 export interface GenerateOptions extends DiscretisationOptions {
@@ -44,12 +43,15 @@ export function pickToken(logits: Float32Array, temperature: number, topK: numbe
 
 /** Appends `maxNewTokens` tokens to `prompt` (ids); returns the new ids only. */
 export function generate(model: TransformerModel, prompt: readonly number[], options: GenerateOptions = {}): number[] {
-  if (model.config.family !== 'gpt2') throw new CheckpointError('generate', { expected: 'a language model (GPT-2 layout)', received: `a ${model.config.family} model`, fix: 'generation needs an LM head' });
+  if (!isLanguageModel(model)) throw new InputError('generate', { expected: 'a language model (GPT-2 layout)', received: `a ${model.config.layout} model`, fix: 'generation needs an LM head' });
+  checkDiscretisationOptions(options);
   const count = options.maxNewTokens ?? 32;
   const temperature = options.temperature ?? 0;
-  if (!Number.isInteger(count) || count < 0) throw new CheckpointError('generate: tokens', { expected: 'an integer ≥ 0', received: describeValue(count), fix: 'pass --tokens N' });
-  if (!(temperature >= 0) || !Number.isFinite(temperature)) throw new CheckpointError('generate: temperature', { expected: 'a finite number ≥ 0', received: describeValue(temperature), fix: '0 is greedy' });
-  if (prompt.length === 0) throw new CheckpointError('generate: prompt', { expected: 'at least one token', received: 'an empty prompt', fix: 'give a prompt' });
+  if (!Number.isInteger(count) || count < 0) throw new InputError('generate: tokens', { expected: 'an integer ≥ 0', received: describeValue(count), fix: 'pass --tokens N' });
+  if (!(temperature >= 0) || !Number.isFinite(temperature)) throw new InputError('generate: temperature', { expected: 'a finite number ≥ 0', received: describeValue(temperature), fix: '0 is greedy' });
+  if (!Array.isArray(prompt) || prompt.length === 0) throw new InputError('generate: prompt', { expected: 'at least one token id', received: describeValue(prompt), fix: 'give a prompt' });
+  const topK = options.topK;
+  if (topK !== undefined && (!Number.isInteger(topK) || topK < 1)) throw new InputError('generate: top-k', { expected: 'an integer ≥ 1', received: describeValue(topK), fix: 'pass --top-k K or leave it out' });
   const next = seededRandom(options.seed ?? 0);
   const P = model.config.positions!;
   const ids = [...prompt];

@@ -1,23 +1,28 @@
 /**
- * `@tide/transformer`: the integration — presets that wire attention, feedforward and normalisation into
- * splitting schemes, checkpoint import (PyTorch `nn.TransformerEncoder`, HF GPT-2) from `.safetensors`, the
- * forward map, the plain reference layer stack, and the `tide` CLI (paper §4; SPEC §2–§4).
+ * `@tide/transformer`: text Transformers as the time discretisation of the integro-differential equation
+ * (paper §2–§5): the model as one parameter tree, its layers' operators, discretisations (the paper's post-LN
+ * splitting; pre-LN Lie, Strang, Euler, Heun, RK4), embedding and readout, the forward solve, the plain layer
+ * stack (the peer), generation, and checkpoints in the HF GPT-2 and PyTorch encoder layouts. Runs anywhere,
+ * the browser included; checkpoint folders on disk are read and written by `@tide/transformer/node`.
  *
  * @packageDocumentation
  */
-// Everything that runs anywhere (browser included): see ./core.ts.
-export * from './core.js';
-export { parseConfig, loadCheckpoint, modelFromTensors } from './checkpoint.js';
-export { runCli, describeModel, DEFAULT_MODEL_DIR } from './cli.js';
-export type { CliIO } from './cli.js';
-export { ASCII_ALPHABET, characterCorpus, sampleBatch, seededRandom } from './corpus.js';
-export type { Corpus } from './corpus.js';
-export { AdamW, warmupCosine } from './adamw.js';
-export type { AdamWOptions } from './adamw.js';
-export { gpt2StateDict, gpt2Config, saveGpt2Checkpoint } from './gpt2-writer.js';
-export { trainLanguageModel, initLanguageModel, languageModelLoss } from './train.js';
-export type { Architecture, TrainOptions, TrainProgress, TrainResult } from './train.js';
-export { runMainJob } from './main-job.js';
-export type { MainJobResult } from './main-job.js';
-export { writeReport, reportCharts } from './report.js';
-export type { ReportData } from './report.js';
+export { DiscretisationError, InputError } from './errors.js';
+export { transformerModel, isLanguageModel } from './model.js';
+export type { Activation, AffineParameters, EmbeddingParameters, FeedforwardParameters, LayerParameters, ModelConfig, ModelParameters, TransformerModel } from './model.js';
+export { parseConfig, keyTableFor, modelFromTensors, modelStateDict, modelConfigJson } from './checkpoint.js';
+export type { ModelFromTensorsOptions } from './checkpoint.js';
+export { preLnRates, postLnOperators, feedforward, PreNormField } from './layer-operators.js';
+export type { PreLnRates, PostLnOperators } from './layer-operators.js';
+export { discretise, schemeForLayers, interpolateLayers, checkDiscretisationOptions, SCHEME_NAMES } from './discretisation.js';
+export type { Discretisation, DiscretisationOptions, LayerScheme, SchemeName } from './discretisation.js';
+export { embedTokens } from './embedding.js';
+export { languageModelHead, modelReadout } from './readout.js';
+export { forward } from './forward.js';
+export type { ForwardInput, ForwardOptions, ForwardResult } from './forward.js';
+export { plainLayerStack } from './plain-layer-stack.js';
+export { generate, pickToken } from './generate.js';
+export type { GenerateOptions } from './generate.js';
+// Moved to @tide/formats; re-exported here for one minor version (see the changelog's migration note).
+export { CheckpointError, readSafetensors, writeSafetensors, characterTokenizer, gpt2Tokenizer, tokenizerFor } from '@tide/formats';
+export type { SafeTensor, SafetensorsDtype, SafetensorsFile, TensorToWrite, Tokenizer } from '@tide/formats';

@@ -1,20 +1,22 @@
 /**
- * The operators of one layer (one unit of time), built from its controls θ_i (paper §3–§4, SPEC §2).
+ * The operators of one layer (one unit of time), built from its controls θ_i (paper §3–§4;
+ * docs/splitting-and-recovery.md). Only what the model's form uses is built:
  *
- * - post-LN pieces: attention `A`, the projections `P₁^ε`, `P₂^{ε/4}` with their affine sub-steps, and the
- *   FFN as two feature increments on a lifted hidden domain (`W₁ = W₁^std − E`, `W₂ = W₂^std − R`).
- * - pre-LN rates: `G₁(u) = A(affine₁(P₁^ε u))` and `G₂(u) = FFN(affine₂(P₂^ε u))` with
+ * - post-LN ({@link postLnOperators}): attention `A`, the projections `P₁^ε`, `P₂^{ε/4}` with their affine
+ *   sub-steps, and the FFN as two feature increments on a lifted hidden domain (`W₁ = W₁^std − E`,
+ *   `W₂ = W₂^std − R`; docs/feedforward.md).
+ * - pre-LN ({@link preLnRates}): the rates `G₁(u) = A(affine₁(P₁^ε u))` and `G₂(u) = FFN(affine₂(P₂^ε u))` with
  *   `FFN(v) = act(v W₁^std + b₁) W₂^std + b₂`: a plain ODE `u_t = G₁(u) + G₂(u)` with a smooth right-hand side.
  *
- * Derived tensors (increments) are created here; {@link LayerOperators.dispose} frees them (the layer's own
- * parameters are not owned).
+ * Derived tensors (the increments) are created here and freed by `dispose`; the layer's own parameters are
+ * not owned.
  */
 import { tf } from '@tide/backend';
 import { IntegralAttention } from '@tide/attention';
 import { checkField, type Field, type PointwiseStep, type Projection, type VectorField } from '@tide/domain';
 import { FeatureIncrement, featureTransform, gelu, geluStep, reluProjection, toIncrement } from '@tide/feedforward';
 import { AffineStep, LayerNormConstraint } from '@tide/normalization';
-import type { LayerParameters, ModelConfig } from './model.js';
+import type { Activation, FeedforwardParameters, LayerParameters, ModelConfig } from './model.js';
 
 /** A pre-norm rate `G(u) = inner(affine(P^ε(u)))` as a VectorField. */
 export class PreNormField implements VectorField {
@@ -38,52 +40,67 @@ export class PreNormField implements VectorField {
 }
 
 /** `act(v W₁ + b₁) W₂ + b₂` (standard kernels) on a field; one surviving tensor. */
-export function feedforward(v: Field, layer: LayerParameters, activation: ModelConfig['activation']): Field {
-  const hidden = featureTransform(v, layer.w1, layer.b1); // [B, N, d_ff]
-  const activated = hidden.withValues(
-    activation === 'relu' ? tf.relu(hidden.values) : gelu(hidden.values, activation === 'gelu' ? 'erf' : 'tanh'),
-  );
+export function feedforward(v: Field, ffn: FeedforwardParameters, activation: Activation): Field {
+  const hidden = featureTransform(v, ffn.w1, ffn.b1); // [B, N, d_ff]
+  const activated = hidden.withValues(activation === 'relu' ? tf.relu(hidden.values) : gelu(hidden.values, activation === 'gelu' ? 'erf' : 'tanh')); // [B, N, d_ff]
   hidden.dispose();
-  const out = featureTransform(activated, layer.w2, layer.b2); // [B, N, d]
+  const out = featureTransform(activated, ffn.w2, ffn.b2); // [B, N, d]
   activated.dispose();
   return out;
 }
 
-/** Everything one layer contributes to a scheme. */
-export interface LayerOperators {
+function attentionOf(layer: LayerParameters, cfg: ModelConfig, index: number): IntegralAttention {
+  return new IntegralAttention(layer.attention, { heads: cfg.heads, causal: cfg.causal }, `attention[${index}]`);
+}
+
+/** The two rates of a pre-LN layer. */
+export interface PreLnRates {
+  readonly attention: VectorField;
+  readonly feedforward: VectorField;
+  dispose(): void;
+}
+
+/** The rates `G₁`, `G₂` of a pre-LN layer (GPT-2, `norm_first`). They own no tensors. */
+export function preLnRates(layer: LayerParameters, cfg: ModelConfig, index = 0): PreLnRates {
+  const attention = attentionOf(layer, cfg, index);
+  const norm = new LayerNormConstraint({ epsilon: cfg.epsilon }, `norm[${index}]`);
+  const affine1 = new AffineStep(layer.norm1.gamma, layer.norm1.beta, `affine1[${index}]`);
+  const affine2 = new AffineStep(layer.norm2.gamma, layer.norm2.beta, `affine2[${index}]`);
+  return {
+    attention: new PreNormField(`attention[${index}]`, norm, affine1, (v) => attention.evaluate(v, 0)),
+    feedforward: new PreNormField(`feedforward[${index}]`, norm, affine2, (v) => feedforward(v, layer.feedforward, cfg.activation)),
+    dispose: () => undefined,
+  };
+}
+
+/** The sub-step operators of a post-LN layer (the recovery theorem, paper §4.1). */
+export interface PostLnOperators {
   readonly attention: IntegralAttention;
   readonly norm1: LayerNormConstraint;
   readonly affine1: AffineStep;
-  readonly norm2: LayerNormConstraint;
-  /** P₂ with ε/4: the closing projection after the relaxation ½(…) (LN_{ε/4}(½z) = LN_ε(z)). */
-  readonly norm2Quarter: LayerNormConstraint;
-  readonly affine2: AffineStep;
   /** The FFN's first increment on the lifted hidden domain, and its activation sub-step. */
   readonly ffn1: FeatureIncrement;
   readonly activation: Projection | PointwiseStep;
   readonly ffn2: FeatureIncrement;
-  /** Pre-LN rates. */
-  readonly preAttention: PreNormField;
-  readonly preFeedforward: PreNormField;
+  /** P₂ with ε/4: the closing projection after the relaxation ½(…) (LN_{ε/4}(½z) = LN_ε(z)). */
+  readonly norm2Quarter: LayerNormConstraint;
+  readonly affine2: AffineStep;
   dispose(): void;
 }
 
-/** Builds the operators of one layer. */
-export function layerOperators(layer: LayerParameters, cfg: ModelConfig, index = 0): LayerOperators {
-  const attention = new IntegralAttention(layer.attention, { heads: cfg.heads, causal: cfg.causal }, `attention[${index}]`);
-  const norm1 = new LayerNormConstraint({ epsilon: cfg.epsilon }, `norm1[${index}]`);
-  const norm2 = new LayerNormConstraint({ epsilon: cfg.epsilon }, `norm2[${index}]`);
-  const norm2Quarter = new LayerNormConstraint({ epsilon: cfg.epsilon / 4 }, `norm2[${index}]`);
-  const affine1 = new AffineStep(layer.norm1.gamma, layer.norm1.beta, `affine1[${index}]`);
-  const affine2 = new AffineStep(layer.norm2.gamma, layer.norm2.beta, `affine2[${index}]`);
-  const [inc1, inc2] = tf.tidy(() => [toIncrement(layer.w1), toIncrement(layer.w2)]);
-  const ffn1 = new FeatureIncrement(inc1!, layer.b1, `ffn1[${index}]`);
-  const ffn2 = new FeatureIncrement(inc2!, layer.b2, `ffn2[${index}]`);
-  const activation = cfg.activation === 'relu' ? reluProjection() : geluStep(cfg.activation === 'gelu' ? 'erf' : 'tanh');
-  const preAttention = new PreNormField(`attention[${index}]`, norm1, affine1, (v) => attention.evaluate(v, 0));
-  const preFeedforward = new PreNormField(`feedforward[${index}]`, norm2, affine2, (v) => feedforward(v, layer, cfg.activation));
+/** The operators of a post-LN layer; `dispose` frees the two increments it derives. */
+export function postLnOperators(layer: LayerParameters, cfg: ModelConfig, index = 0): PostLnOperators {
+  const { w1, b1, w2, b2 } = layer.feedforward;
+  const [inc1, inc2] = tf.tidy(() => [toIncrement(w1), toIncrement(w2)]); // [d, d_ff], [d_ff, d]
   return {
-    attention, norm1, affine1, norm2, norm2Quarter, affine2, ffn1, activation, ffn2, preAttention, preFeedforward,
+    attention: attentionOf(layer, cfg, index),
+    norm1: new LayerNormConstraint({ epsilon: cfg.epsilon }, `norm1[${index}]`),
+    affine1: new AffineStep(layer.norm1.gamma, layer.norm1.beta, `affine1[${index}]`),
+    ffn1: new FeatureIncrement(inc1!, b1, `ffn1[${index}]`),
+    activation: cfg.activation === 'relu' ? reluProjection() : geluStep(cfg.activation === 'gelu' ? 'erf' : 'tanh'),
+    ffn2: new FeatureIncrement(inc2!, b2, `ffn2[${index}]`),
+    norm2Quarter: new LayerNormConstraint({ epsilon: cfg.epsilon / 4 }, `norm2[${index}]`),
+    affine2: new AffineStep(layer.norm2.gamma, layer.norm2.beta, `affine2[${index}]`),
     dispose: () => tf.dispose([inc1!, inc2!]),
   };
 }

@@ -5,7 +5,7 @@
  * "plain tfjs" peer of the benchmarks.
  */
 import { tf } from '@tide/backend';
-import type { LayerParameters, TransformerModel } from './model.js';
+import type { Activation, LayerParameters, TransformerModel } from './model.js';
 
 function layerNorm(x: tf.Tensor3D, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number): tf.Tensor3D {
   const { mean, variance } = tf.moments(x, -1, true); // [B, N, 1]
@@ -31,13 +31,13 @@ function selfAttention(x: tf.Tensor3D, l: LayerParameters, heads: number, causal
   return linear(ctx, l.attention.wo, l.attention.bo!);
 }
 
-function mlp(x: tf.Tensor3D, l: LayerParameters, act: TransformerModel['config']['activation']): tf.Tensor3D {
-  const h = linear(x, l.w1, l.b1);
+function mlp(x: tf.Tensor3D, l: LayerParameters, act: Activation): tf.Tensor3D {
+  const h = linear(x, l.feedforward.w1, l.feedforward.b1);
   const a =
     act === 'relu' ? tf.relu(h)
       : act === 'gelu' ? tf.mul(tf.mul(h, 0.5), tf.add(1, tf.erf(tf.div(h, Math.SQRT2))))
         : tf.mul(tf.mul(h, 0.5), tf.add(1, tf.tanh(tf.mul(tf.add(h, tf.mul(tf.pow(h, 3), 0.044715)), Math.sqrt(2 / Math.PI)))));
-  return linear(a as tf.Tensor3D, l.w2, l.b2);
+  return linear(a as tf.Tensor3D, l.feedforward.w2, l.feedforward.b2);
 }
 
 /**
@@ -46,15 +46,16 @@ function mlp(x: tf.Tensor3D, l: LayerParameters, act: TransformerModel['config']
  */
 export function plainLayerStack(model: TransformerModel, input: { input?: tf.Tensor3D; inputIds?: tf.Tensor2D; keep?: tf.Tensor2D }): tf.Tensor3D {
   const cfg = model.config;
+  const { layers, finalNorm, embeddings } = model.parameters;
   return tf.tidy(() => {
     let u: tf.Tensor3D;
-    if (cfg.family === 'gpt2') {
+    if (embeddings) {
       const n = input.inputIds!.shape[1];
-      u = tf.add(tf.gather(model.embeddings!.tokens, input.inputIds!), tf.slice(model.embeddings!.positions, [0, 0], [n, -1])) as tf.Tensor3D;
+      u = tf.add(tf.gather(embeddings.tokens, input.inputIds!), tf.slice(embeddings.positions, [0, 0], [n, -1])) as tf.Tensor3D; // [B, N, d]
     } else {
       u = input.input!;
     }
-    for (const l of model.layers) {
+    for (const l of layers) {
       if (cfg.normFirst) {
         u = tf.add(u, selfAttention(layerNorm(u, l.norm1.gamma, l.norm1.beta, cfg.epsilon), l, cfg.heads, cfg.causal, input.keep)) as tf.Tensor3D;
         u = tf.add(u, mlp(layerNorm(u, l.norm2.gamma, l.norm2.beta, cfg.epsilon), l, cfg.activation)) as tf.Tensor3D;
@@ -63,9 +64,9 @@ export function plainLayerStack(model: TransformerModel, input: { input?: tf.Ten
         u = layerNorm(tf.add(u, mlp(u, l, cfg.activation)) as tf.Tensor3D, l.norm2.gamma, l.norm2.beta, cfg.epsilon);
       }
     }
-    if (model.finalNorm) u = layerNorm(u, model.finalNorm.gamma, model.finalNorm.beta, cfg.epsilon);
-    if (cfg.family !== 'gpt2') return u === input.input ? tf.clone(u) : u;
+    if (finalNorm) u = layerNorm(u, finalNorm.gamma, finalNorm.beta, cfg.epsilon);
+    if (!embeddings) return u === input.input ? tf.clone(u) : u;
     const [b, n, d] = u.shape;
-    return tf.reshape(tf.matMul(tf.reshape(u, [b * n, d]), model.embeddings!.head ?? model.embeddings!.tokens, false, true), [b, n, -1]) as tf.Tensor3D;
+    return tf.reshape(tf.matMul(tf.reshape(u, [b * n, d]), embeddings.head ?? embeddings.tokens, false, true), [b, n, -1]) as tf.Tensor3D; // [B, N, V]
   });
 }

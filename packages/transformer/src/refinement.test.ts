@@ -5,10 +5,9 @@ import { tf } from '@tide/backend';
 import { convergenceOrder, describeEachBackend } from '@tide/backend/testing';
 import { field } from '@tide/domain';
 import { scheduleFromFunction, solve } from '@tide/solvers';
-import { loadCheckpoint } from './checkpoint.js';
-import { fixtureDir, fixtureIO } from './fixtures.fixture.js';
-import { layerOperators } from './layer-operators.js';
-import { interpolateLayers, schemeForOperators, type SchemeName } from './presets.js';
+import { fixtureDir, fixtureIO } from '@tide/fixtures';
+import { interpolateLayers, schemeForLayers, type SchemeName } from './discretisation.js';
+import { loadCheckpoint } from './node.js';
 
 const T = 2;
 
@@ -24,12 +23,12 @@ describeEachBackend('measured orders on the pre-LN Transformer field with smooth
   it.each(cases)('%s converges with order %i (±0.2, log–log fit over five step sizes)', (name, order, dts) => {
     const model = loadCheckpoint(fixtureDir('encoder-preln-gelu'));
     const io = fixtureIO('encoder-preln-gelu');
-    const [l0, l1] = model.layers;
+    const [l0, l1] = model.parameters.layers;
     const blend = (t: number) => (1 - Math.cos((Math.PI * t) / T)) / 2; // smooth θ(t) from layer 0 to layer 1
-    const ops = scheduleFromFunction([0, T], (t) => layerOperators(interpolateLayers(l0!, l1!, blend(t)), model.config));
+    const theta = scheduleFromFunction([0, T], (t) => interpolateLayers(l0!, l1!, blend(t)));
     const run = (scheme: SchemeName, dt: number) => {
       const u0 = field(tf.clone(io.input!));
-      const sol = solve(u0, schemeForOperators(ops, model.config, scheme), { t1: T, step: { dt } });
+      const sol = solve(u0, schemeForLayers(theta, model.config, scheme).scheme, { t1: T, step: { dt } });
       u0.dispose();
       return sol.u;
     };

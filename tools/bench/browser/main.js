@@ -4,7 +4,7 @@
 import { initEngine, tf } from '@tide/backend';
 import { attentionPath, integralAttention } from '@tide/attention';
 import { field } from '@tide/domain';
-import { forward, modelTensors, plainLayerStack } from '@tide/transformer/core';
+import { forward, plainLayerStack } from '@tide/transformer';
 import { benchEncoder, measureRun } from '../workload.mjs';
 
 const log = (line) => {
@@ -65,10 +65,10 @@ window.runBench = async (config) => {
       }
     } else {
       const model = benchEncoder(wl, w);
-      owned.push(...modelTensors(model));
       const x = w([1, wl.n, wl.d], 1);
       rows.push({ impl: attentionPath({}, wl.n), ...(await safely(`${wl.name} TIDE`, () => measureRun(() => forward(model, { input: x }).output, config.repeats))) });
       rows.push({ impl: 'plain tfjs', ...(await safely(`${wl.name} plain`, () => measureRun(() => plainLayerStack(model, { input: x }), config.repeats))) });
+      model.dispose();
     }
     tf.dispose(owned);
     results.push({ workload: wl, rows });

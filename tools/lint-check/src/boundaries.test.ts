@@ -1,4 +1,4 @@
-// The layer rule (SPEC §3) is enforced by lint: imports may only point down the package table.
+// The layer rule (the README's package table) is enforced by lint: imports may only point down the table.
 // Each case lints a probe file placed (virtually) inside a package with the workspace's ESLint config
 // and nx's project graph, exactly as `nx lint` does.
 import { dirname, join, resolve } from 'node:path';
@@ -38,6 +38,25 @@ describe('module boundaries', () => {
     const messages = await boundaryMessages('attention', "import { gelu } from '@tide/feedforward';\nexport const g = gelu;\n");
     expect(messages).toHaveLength(1);
     expect(messages[0]).toMatch(/A project tagged with "layer:operator" can only depend on libs tagged with "layer:domain", "layer:backend"/);
+  });
+
+  it('the integration layers point down too: transformer → cli, formats → transformer and train → cli fail', async () => {
+    const up = [
+      ['transformer', "import { runCli } from '@tide/cli';\nexport const r = runCli;\n"],
+      ['formats', "import { forward } from '@tide/transformer';\nexport const f = forward;\n"],
+      ['train', "import { runCli } from '@tide/cli';\nexport const r = runCli;\n"],
+    ] as const;
+    for (const [pkg, source] of up) {
+      const messages = await boundaryMessages(pkg, source);
+      expect(messages, pkg).toHaveLength(1);
+    }
+  });
+
+  it('library code is browser-safe: a node: import outside a ./node entry fails lint', async () => {
+    const [result] = await eslint.lintText("import { readFileSync } from 'node:fs';\nexport const r = readFileSync;\n", { filePath: join(root, 'packages', 'transformer', 'src', '__layer_probe__.ts') });
+    expect(result!.messages.map((m) => m.ruleId)).toContain('no-restricted-imports');
+    const [allowed] = await eslint.lintText("import { readFileSync } from 'node:fs';\nexport const r = readFileSync;\n", { filePath: join(root, 'packages', 'formats', 'src', 'node', '__layer_probe__.ts') });
+    expect(allowed!.messages.map((m) => m.ruleId)).not.toContain('no-restricted-imports');
   });
 
   it('a downward import (domain → backend) passes', async () => {

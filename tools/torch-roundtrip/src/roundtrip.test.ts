@@ -7,7 +7,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tf } from '@tide/backend';
-import { DEFAULT_MODEL_DIR, characterCorpus, forward, loadCheckpoint, trainLanguageModel, writeSafetensors } from '@tide/transformer';
+import { DEFAULT_MODEL_DIR } from '@tide/cli';
+import { writeSafetensors } from '@tide/formats';
+import { forward } from '@tide/transformer';
+import { loadCheckpoint } from '@tide/transformer/node';
+import { characterCorpus, trainLanguageModel } from '@tide/train';
 
 const python = '/usr/bin/python3';
 const hasTorch = spawnSync(python, ['-c', 'import torch, numpy'], { encoding: 'utf8' }).status === 0;

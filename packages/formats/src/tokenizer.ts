@@ -4,7 +4,6 @@
  * `config.json` (`"tide_tokenizer": { "type": "chars", "alphabet": … }`).
  */
 import { CheckpointError } from './errors.js';
-import type { ModelConfig } from './model.js';
 
 /** Encodes and decodes text for one model. */
 export interface Tokenizer {
@@ -36,8 +35,11 @@ export async function gpt2Tokenizer(): Promise<Tokenizer> {
   return { name: 'gpt2 (r50k_base)', encode: (text) => bpe.encode(text), decode: (ids) => bpe.decode([...ids]) };
 }
 
+/** The tokenizer a checkpoint declares: GPT-2 BPE, or a character alphabet (id = index). */
+export type TokenizerSpec = { readonly type: 'gpt2' } | { readonly type: 'chars'; readonly alphabet: string };
+
 /** The tokenizer a model declares, or `undefined` (then only token ids can be used). */
-export async function tokenizerFor(config: ModelConfig): Promise<Tokenizer | undefined> {
+export async function tokenizerFor(config: { readonly tokenizer?: TokenizerSpec | undefined }): Promise<Tokenizer | undefined> {
   if (config.tokenizer?.type === 'chars') return characterTokenizer(config.tokenizer.alphabet);
   if (config.tokenizer?.type === 'gpt2') return gpt2Tokenizer();
   return undefined;

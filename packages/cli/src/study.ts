@@ -1,5 +1,5 @@
 /**
- * `tide run`, the main job: a model (the embedded default unless told otherwise) generates text with the exact
+ * `tide run`, the study (the quick start's main job): a model (the embedded default unless told otherwise) generates text with the exact
  * scheme; the same tokens are re-solved over depth with refined schemes (how far the logits move: max|Δ|, KL,
  * wall time); and a report folder shows what happened inside (kernels, trajectories, constraint distances,
  * measured orders).
@@ -8,15 +8,12 @@ import { convergenceOrder, tf } from '@tide/backend';
 import { attentionKernel } from '@tide/attention';
 import type { Field } from '@tide/domain';
 import { AffineStep, LayerNormConstraint } from '@tide/normalization';
-import { forward } from './forward.js';
-import { generate } from './generate.js';
-import type { TransformerModel } from './model.js';
-import type { DiscretisationOptions } from './presets.js';
+import type { Tokenizer } from '@tide/formats';
+import { forward, generate, type DiscretisationOptions, type TransformerModel } from '@tide/transformer';
 import type { ReportData } from './report.js';
-import type { Tokenizer } from './tokenizer.js';
 
-/** What the main job produced. */
-export interface MainJobResult {
+/** What the study produced. */
+export interface StudyResult {
   readonly lines: string[];
   readonly report: ReportData;
 }
@@ -61,8 +58,8 @@ function principalPlane(rows: number[][]): number[][] {
   return [mean, ...dirs];
 }
 
-/** Runs the main job on `model` (which declares a tokenizer). */
-export function runMainJob(model: TransformerModel, tokenizer: Tokenizer, options: { prompt: string; tokens: number; title: string; summary: string[] }): MainJobResult {
+/** Runs the study on `model` (which declares a tokenizer). */
+export function runStudy(model: TransformerModel, tokenizer: Tokenizer, options: { prompt: string; tokens: number; title: string; summary: string[] }): StudyResult {
   const lines: string[] = [];
   const ids = tokenizer.encode(options.prompt);
   let t0 = performance.now();
@@ -75,7 +72,7 @@ export function runMainJob(model: TransformerModel, tokenizer: Tokenizer, option
   const sequence = [...ids, ...generated].slice(-model.config.positions!);
   const input = tf.tensor2d([sequence], [1, sequence.length], 'int32');
   const table: string[] = [];
-  table.push(`the same ${sequence.length} tokens re-solved over depth [0, ${model.config.layers}] (logits against the exact scheme):`);
+  table.push(`the same ${sequence.length} tokens re-solved over depth [0, ${model.config.numLayers}] (logits against the exact scheme):`);
   table.push(`  ${'discretisation'.padEnd(24)}${'max |Δ logits|'.padStart(16)}${'mean KL(exact‖·)'.padStart(19)}${'evaluations'.padStart(13)}${'wall time'.padStart(12)}`);
   const exact = forward(model, { inputIds: input }).output;
   const exactLog = tf.tidy(() => tf.logSoftmax(tf.reshape(exact, [-1, exact.shape[2]])));
@@ -110,8 +107,8 @@ export function runMainJob(model: TransformerModel, tokenizer: Tokenizer, option
     }
   } });
   const kernels: ReportData['kernels'][number][] = [];
-  model.layers.forEach((layer, l) => {
-    const u = run.layers[l]!;
+  model.parameters.layers.forEach((layer, l) => {
+    const u = run.states[l]!;
     const p = new LayerNormConstraint({ epsilon: model.config.epsilon }).project(u, l);
     constraint.push({ step: `layer ${l} · P₁`, when: 'before', distance: meanDistance(u) }, { step: `layer ${l} · P₁`, when: 'after', distance: meanDistance(p) });
     const v = new AffineStep(layer.norm1.gamma, layer.norm1.beta).apply(p, l);
@@ -121,11 +118,11 @@ export function runMainJob(model: TransformerModel, tokenizer: Tokenizer, option
     tf.dispose([p.values, v.values, gamma]);
   });
   constraint.sort((a, b) => a.step.localeCompare(b.step, 'en', { numeric: true }) || (a.step.endsWith('P₁') ? -1 : 1));
-  tf.dispose([run.output, ...run.layers.map((f) => f.values)]);
+  tf.dispose([run.output, ...run.states.map((f) => f.values)]);
 
   // Token trajectories over depth (4 steps per layer, RK4), projected on two principal components.
   const traj = forward(model, { inputIds: input }, { scheme: 'rk4', stepsPerLayer: 4, saveSteps: true });
-  const states = traj.layers.map((f) => (f.values.arraySync() as number[][][])[0]!.slice(0, shown));
+  const states = traj.states.map((f) => (f.values.arraySync() as number[][][])[0]!.slice(0, shown));
   const [mean, a, b] = principalPlane(states.flat());
   const trajectories = states.flatMap((rows, s) =>
     rows.map((r, i) => ({
@@ -135,7 +132,7 @@ export function runMainJob(model: TransformerModel, tokenizer: Tokenizer, option
       pc2: r.reduce((acc, x, j) => acc + (x - mean![j]!) * b![j]!, 0),
     })),
   );
-  tf.dispose([traj.output, ...traj.layers.map((f) => f.values)]);
+  tf.dispose([traj.output, ...traj.states.map((f) => f.values)]);
 
   // Measured orders on this model: logits error against RK4 with 32 steps per layer.
   const reference = forward(model, { inputIds: input }, { scheme: 'rk4', stepsPerLayer: 32 }).output;

@@ -6,18 +6,15 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tf, describeValue } from '@tide/backend';
+import { tf, describeValue, flattenTree, mapTree, seededRandom, unflattenTree } from '@tide/backend';
 import { solve } from '@tide/solvers';
-import { AffineStep, LayerNormConstraint } from '@tide/normalization';
+import { gpt2KeyTable, keyTableShapes, writeSafetensors } from '@tide/formats';
+import { readSafetensorsFile } from '@tide/formats/node';
+import { discretise, embedTokens, transformerModel, type DiscretisationOptions, type ModelConfig, type ModelParameters, type TransformerModel } from '@tide/transformer';
+import { loadCheckpoint, saveCheckpoint } from '@tide/transformer/node';
 import { AdamW, warmupCosine } from './adamw.js';
-import { loadCheckpoint } from './checkpoint.js';
-import { sampleBatch, seededRandom, type Corpus } from './corpus.js';
-import { embedTokens, languageModelHead } from './embedding.js';
-import { CheckpointError } from './errors.js';
-import { saveGpt2Checkpoint } from './gpt2-writer.js';
-import type { LayerParameters, ModelConfig, TransformerModel } from './model.js';
-import { discretise, type DiscretisationOptions } from './presets.js';
-import { readSafetensors, writeSafetensors } from './safetensors.js';
+import { sampleBatch, type Corpus } from './corpus.js';
+import { TrainingError } from './errors.js';
 
 /** The architecture of a model to train (GPT-2 family, character vocabulary). */
 export interface Architecture {
@@ -73,95 +70,73 @@ export interface TrainResult {
   readonly seconds: number;
 }
 
-/** A GPT-2-family model with freshly initialised variables (GPT-2's scheme: N(0, 0.02), residual outputs scaled by 1/√(2L)). */
-export function initLanguageModel(arch: Architecture, alphabet: string, seed = 0): { model: TransformerModel; variables: Map<string, tf.Variable>; decay: Set<string> } {
+/**
+ * How a parameter starts (GPT-2's scheme): LayerNorm gains 1, biases 0, position embeddings N(0, 0.01), the
+ * kernels that write into the residual stream (`wo`, `w2`) N(0, 0.02/√(2L)), every other kernel N(0, 0.02).
+ * Weight decay applies to the 2-D kernels and the token embedding.
+ */
+function initialisation(path: string, layers: number): { kind: 'normal' | 'ones' | 'zeros'; std: number; decay: boolean } {
+  const leaf = path.slice(path.lastIndexOf('.') + 1);
+  if (leaf === 'gamma') return { kind: 'ones', std: 0, decay: false };
+  if (leaf === 'beta' || /^b[qkvo12]$/.test(leaf)) return { kind: 'zeros', std: 0, decay: false };
+  if (path === 'embeddings.positions') return { kind: 'normal', std: 0.01, decay: false };
+  return { kind: 'normal', std: leaf === 'wo' || leaf === 'w2' ? 0.02 / Math.sqrt(2 * layers) : 0.02, decay: true };
+}
+
+/** The trainable variables of a model (by parameter-tree path), and which of them are weight-decayed. */
+export interface TrainableModel {
+  readonly model: TransformerModel;
+  readonly variables: Map<string, tf.Variable>;
+  readonly decay: Set<string>;
+}
+
+/** Collects the variables of a model whose parameters are `tf.Variable`s. */
+function trainable(model: TransformerModel): TrainableModel {
+  const variables = new Map<string, tf.Variable>();
+  const decay = new Set<string>();
+  const L = model.config.numLayers;
+  for (const [path, t] of flattenTree(model.parameters)) {
+    if (!(t instanceof tf.Variable)) throw new TrainingError(`train: parameter "${path}"`, { expected: 'a trainable variable', received: 'a constant tensor', fix: 'convert the model with asVariables' });
+    variables.set(path, t);
+    if (initialisation(path, L).decay) decay.add(path);
+  }
+  return { model, variables, decay };
+}
+
+/** A model whose parameters are trainable variables (the constants are disposed). */
+export function asVariables(model: TransformerModel): TrainableModel {
+  const parameters = mapTree(model.parameters, (t) => {
+    const v = tf.variable(t, true);
+    t.dispose();
+    return v;
+  });
+  return trainable(transformerModel(model.config, parameters, model.source));
+}
+
+/** A GPT-2-family model with freshly initialised variables, shaped by the GPT-2 key table. */
+export function initLanguageModel(arch: Architecture, alphabet: string, seed = 0): TrainableModel {
   const { dModel: d, heads, layers: L, contextLength: P } = arch;
   const f = arch.dFeedforward ?? 4 * d;
   const V = [...alphabet].length;
   if (![d, heads, L, f, P].every((v) => Number.isInteger(v) && v > 0) || d % heads !== 0) {
-    throw new CheckpointError('architecture', { expected: 'positive integers with heads dividing d_model', received: JSON.stringify({ d, heads, L, f, P }), fix: 'e.g. --d-model 64 --heads 4 --layers 4 --context 64' });
+    throw new TrainingError('architecture', { expected: 'positive integers with heads dividing d_model', received: JSON.stringify({ d, heads, L, f, P }), fix: 'e.g. --d-model 64 --heads 4 --layers 4 --context 64' });
   }
-  const variables = new Map<string, tf.Variable>();
-  const decay = new Set<string>();
+  const shapes = keyTableShapes(gpt2KeyTable({ layers: L, dModel: d, dFeedforward: f, vocabSize: V, positions: P }));
+  shapes.delete('embeddings.head'); // the LM head is tied to the token embedding
   // tfjs treats seed 0 as "no seed" (Math.random()): every seed used here is ≥ 1.
   let s = seed * 7919 + 1;
-  const make = (name: string, shape: number[], kind: 'normal' | 'ones' | 'zeros', std = 0.02, decayed = false) => {
+  const leaves = new Map<string, tf.Tensor>();
+  for (const [path, shape] of shapes) {
+    const { kind, std } = initialisation(path, L);
     const t = kind === 'normal' ? tf.randomNormal(shape, 0, std, 'float32', s++) : kind === 'ones' ? tf.ones(shape) : tf.zeros(shape);
-    const v = tf.variable(t, true); // tfjs names it uniquely; the map keeps our name
+    leaves.set(path, tf.variable(t, true));
     t.dispose();
-    variables.set(name, v);
-    if (decayed) decay.add(name);
-    return v;
-  };
-  const residual = 0.02 / Math.sqrt(2 * L);
-  const layerList: LayerParameters[] = [];
-  for (let i = 0; i < L; i++) {
-    const p = `h.${i}.`;
-    layerList.push({
-      attention: {
-        wq: make(`${p}wq`, [d, d], 'normal', 0.02, true) as tf.Variable<tf.Rank.R2>, wk: make(`${p}wk`, [d, d], 'normal', 0.02, true) as tf.Variable<tf.Rank.R2>,
-        wv: make(`${p}wv`, [d, d], 'normal', 0.02, true) as tf.Variable<tf.Rank.R2>, wo: make(`${p}wo`, [d, d], 'normal', residual, true) as tf.Variable<tf.Rank.R2>,
-        bq: make(`${p}bq`, [d], 'zeros') as tf.Variable<tf.Rank.R1>, bk: make(`${p}bk`, [d], 'zeros') as tf.Variable<tf.Rank.R1>,
-        bv: make(`${p}bv`, [d], 'zeros') as tf.Variable<tf.Rank.R1>, bo: make(`${p}bo`, [d], 'zeros') as tf.Variable<tf.Rank.R1>,
-      },
-      norm1: { gamma: make(`${p}ln1.g`, [d], 'ones') as tf.Variable<tf.Rank.R1>, beta: make(`${p}ln1.b`, [d], 'zeros') as tf.Variable<tf.Rank.R1> },
-      norm2: { gamma: make(`${p}ln2.g`, [d], 'ones') as tf.Variable<tf.Rank.R1>, beta: make(`${p}ln2.b`, [d], 'zeros') as tf.Variable<tf.Rank.R1> },
-      w1: make(`${p}w1`, [d, f], 'normal', 0.02, true) as tf.Variable<tf.Rank.R2>, b1: make(`${p}b1`, [f], 'zeros') as tf.Variable<tf.Rank.R1>,
-      w2: make(`${p}w2`, [f, d], 'normal', residual, true) as tf.Variable<tf.Rank.R2>, b2: make(`${p}b2`, [d], 'zeros') as tf.Variable<tf.Rank.R1>,
-    });
   }
-  const tokens = make('wte', [V, d], 'normal', 0.02, true) as tf.Variable<tf.Rank.R2>;
-  const positions = make('wpe', [P, d], 'normal', 0.01) as tf.Variable<tf.Rank.R2>;
-  const finalNorm = { gamma: make('lnf.g', [d], 'ones') as tf.Variable<tf.Rank.R1>, beta: make('lnf.b', [d], 'zeros') as tf.Variable<tf.Rank.R1> };
   const config: ModelConfig = {
-    family: 'gpt2', dModel: d, heads, dFeedforward: f, layers: L, activation: 'gelu_new', normFirst: arch.normFirst ?? true, epsilon: 1e-5,
+    layout: 'gpt2', dModel: d, heads, dFeedforward: f, numLayers: L, activation: 'gelu_new', normFirst: arch.normFirst ?? true, epsilon: 1e-5,
     causal: true, finalNorm: true, vocabSize: V, positions: P, tokenizer: { type: 'chars', alphabet },
   };
-  const model: TransformerModel = { config, layers: layerList, finalNorm, embeddings: { tokens, positions }, source: 'initLanguageModel', dispose: () => tf.dispose([...variables.values()]) };
-  return { model, variables, decay };
-}
-
-/** Variables for a loaded model (to resume or fine-tune): the same names as {@link initLanguageModel}. */
-function variablesOf(model: TransformerModel): { variables: Map<string, tf.Variable>; decay: Set<string> } {
-  const variables = new Map<string, tf.Variable>();
-  const decay = new Set<string>();
-  const add = (name: string, t: tf.Tensor, decayed = false) => {
-    if (!(t instanceof tf.Variable)) throw new CheckpointError(`resume: ${name}`, { expected: 'a trainable variable', received: 'a constant tensor', fix: 'load with asVariables' });
-    variables.set(name, t);
-    if (decayed) decay.add(name);
-  };
-  model.layers.forEach((l, i) => {
-    const p = `h.${i}.`;
-    const a = l.attention;
-    add(`${p}wq`, a.wq, true); add(`${p}wk`, a.wk, true); add(`${p}wv`, a.wv, true); add(`${p}wo`, a.wo, true);
-    add(`${p}bq`, a.bq!); add(`${p}bk`, a.bk!); add(`${p}bv`, a.bv!); add(`${p}bo`, a.bo!);
-    add(`${p}ln1.g`, l.norm1.gamma); add(`${p}ln1.b`, l.norm1.beta); add(`${p}ln2.g`, l.norm2.gamma); add(`${p}ln2.b`, l.norm2.beta);
-    add(`${p}w1`, l.w1, true); add(`${p}b1`, l.b1); add(`${p}w2`, l.w2, true); add(`${p}b2`, l.b2);
-  });
-  add('wte', model.embeddings!.tokens, true);
-  add('wpe', model.embeddings!.positions);
-  add('lnf.g', model.finalNorm!.gamma);
-  add('lnf.b', model.finalNorm!.beta);
-  return { variables, decay };
-}
-
-/** A loaded model whose tensors are converted to trainable variables (the constants are disposed). */
-function asVariables(model: TransformerModel): TransformerModel {
-  const v = <T extends tf.Tensor>(t: T): T => {
-    const out = tf.variable(t, true) as unknown as T;
-    t.dispose();
-    return out;
-  };
-  const layers = model.layers.map((l) => ({
-    attention: Object.fromEntries(Object.entries(l.attention).map(([k, t]) => [k, t === undefined ? undefined : v(t as tf.Tensor)])) as unknown as LayerParameters['attention'],
-    norm1: { gamma: v(l.norm1.gamma), beta: v(l.norm1.beta) },
-    norm2: { gamma: v(l.norm2.gamma), beta: v(l.norm2.beta) },
-    w1: v(l.w1), b1: v(l.b1), w2: v(l.w2), b2: v(l.b2),
-  }));
-  const finalNorm = { gamma: v(model.finalNorm!.gamma), beta: v(model.finalNorm!.beta) };
-  const embeddings = { tokens: v(model.embeddings!.tokens), positions: v(model.embeddings!.positions) };
-  const out: TransformerModel = { ...model, layers, finalNorm, embeddings, dispose: () => tf.dispose([...variablesOf(out).variables.values()]) };
-  return out;
+  return trainable(transformerModel(config, unflattenTree<ModelParameters>(leaves), 'initLanguageModel'));
 }
 
 /**
@@ -180,9 +155,7 @@ export function languageModelLoss(model: TransformerModel, inputs: tf.Tensor2D, 
       for (let n = 0; n + 1 < sol.states.length; n++) {
         kinetic = tf.add(kinetic, tf.div(tf.mean(tf.sum(tf.square(tf.sub(sol.states[n + 1]!.values, sol.states[n]!.values)), -1)), dt)) as tf.Scalar;
       }
-      const p = new LayerNormConstraint({ epsilon: model.config.epsilon }).project(sol.u, disc.t1);
-      const h = new AffineStep(model.finalNorm!.gamma, model.finalNorm!.beta).apply(p, disc.t1);
-      const logits = languageModelHead(model, h.values); // [B, N, V]
+      const logits = disc.readout(sol.u); // [B, N, V]
       const V = logits.shape[2];
       const flat = tf.reshape(logits, [-1, V]); // [B·N, V]
       const logp = tf.sub(flat, tf.logSumExp(flat, -1, true)); // log-softmax (tf.logSoftmax leaks a data id on wasm under autodiff)
@@ -195,7 +168,7 @@ export function languageModelLoss(model: TransformerModel, inputs: tf.Tensor2D, 
 }
 
 function check(name: string, value: unknown, ok: boolean, fix: string): void {
-  if (!ok) throw new CheckpointError(`train: ${name}`, { expected: fix, received: describeValue(value), fix: `pass a valid --${name}` });
+  if (!ok) throw new TrainingError(`train: ${name}`, { expected: fix, received: describeValue(value), fix: `pass a valid --${name}` });
 }
 
 /** Trains a character-level language model on `corpus` (or continues the run in `options.outDir`). */
@@ -218,9 +191,8 @@ export function trainLanguageModel(corpus: Corpus, arch: Architecture, options: 
   let history: { step: number; loss: number; validationLoss?: number }[] = [];
   const statePath = options.outDir === undefined ? undefined : join(options.outDir, 'trainer-state.safetensors');
   if (options.resume) {
-    if (options.outDir === undefined || !existsSync(statePath!)) throw new CheckpointError('train --resume', { expected: `a trainer state in ${options.outDir}`, received: 'none', fix: 'resume from the --out folder of an earlier run' });
-    model = asVariables(loadCheckpoint(options.outDir));
-    ({ variables, decay } = variablesOf(model));
+    if (options.outDir === undefined || !existsSync(statePath!)) throw new TrainingError('train --resume', { expected: `a trainer state in ${options.outDir}`, received: 'none', fix: 'resume from the --out folder of an earlier run' });
+    ({ model, variables, decay } = asVariables(loadCheckpoint(options.outDir)));
     const meta = JSON.parse(readFileSync(join(options.outDir, 'trainer.json'), 'utf8')) as { step: number; history: typeof history };
     start = meta.step;
     history = meta.history;
@@ -229,11 +201,11 @@ export function trainLanguageModel(corpus: Corpus, arch: Architecture, options: 
   }
   const optimizer = new AdamW(variables, decay, { learningRate: peak, weightDecay: options.weightDecay ?? 0.1 });
   if (options.resume) {
-    const state = readSafetensors(new Uint8Array(readFileSync(statePath!)), statePath).tensors;
+    const state = readSafetensorsFile(statePath!, 'the trainer state').tensors;
     for (const [name] of variables) {
       const m = state.get(`${name}.m`);
       const v = state.get(`${name}.v`);
-      if (!m || !v) throw new CheckpointError(`${statePath}: "${name}.m"`, { expected: 'the optimizer moments of every variable', received: 'a missing entry', fix: 'the trainer state is incomplete; train from scratch' });
+      if (!m || !v) throw new TrainingError(`${statePath}: "${name}.m"`, { expected: 'the optimizer moments of every variable', received: 'a missing entry', fix: 'the trainer state is incomplete; train from scratch' });
       optimizer.m.get(name)!.assign(tf.tensor(m.data as Float32Array, m.shape as number[]));
       optimizer.v.get(name)!.assign(tf.tensor(v.data as Float32Array, v.shape as number[]));
     }
@@ -253,7 +225,7 @@ export function trainLanguageModel(corpus: Corpus, arch: Architecture, options: 
   };
   const save = (step: number) => {
     if (options.outDir === undefined) return;
-    saveGpt2Checkpoint(model, options.outDir, { tide: { scheme: disc.scheme ?? 'exact', stepsPerLayer: disc.stepsPerLayer ?? 1, schedule: disc.schedule ?? 'piecewise', trainedSteps: step, norm_first: model.config.normFirst } });
+    saveCheckpoint(model, options.outDir, { tide: { scheme: disc.scheme ?? 'lie', stepsPerLayer: disc.stepsPerLayer ?? 1, schedule: disc.schedule ?? 'piecewise', trainedSteps: step, norm_first: model.config.normFirst } }, { format: 'pt', generator: 'tide train' });
     const state: Record<string, { dtype: 'F32'; shape: number[]; data: Float32Array }> = {};
     for (const [name] of variables) {
       const m = optimizer.m.get(name)!;
@@ -278,7 +250,7 @@ export function trainLanguageModel(corpus: Corpus, arch: Architecture, options: 
       return l.loss;
     }, [...variables.values()]);
     last = value.dataSync()[0]!;
-    if (!Number.isFinite(last)) throw new CheckpointError(`train: step ${step}`, { expected: 'a finite loss', received: String(last), fix: 'lower --lr' });
+    if (!Number.isFinite(last)) throw new TrainingError(`train: step ${step}`, { expected: 'a finite loss', received: String(last), fix: 'lower --lr' });
     optimizer.apply(grads, lr);
     tf.dispose([value, inputs, targets, ...Object.values(grads)]);
     smoothed = Number.isNaN(smoothed) ? last : 0.95 * smoothed + 0.05 * last;

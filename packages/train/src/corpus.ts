@@ -4,7 +4,7 @@
  * dropped), split into a training part and a held-out validation tail, and seeded random batches of windows.
  */
 import { tf, describeValue } from '@tide/backend';
-import { CheckpointError } from './errors.js';
+import { TrainingError } from './errors.js';
 
 /** Newline and the 95 printable ASCII characters: ids 0…95. */
 export const ASCII_ALPHABET = `\n${Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i)).join('')}`;
@@ -30,24 +30,12 @@ export function characterCorpus(text: string, options: { alphabet?: string; vali
     }
   }
   const fraction = options.validationFraction ?? 0.1;
-  if (!(fraction > 0 && fraction < 0.5)) throw new CheckpointError('corpus: validationFraction', { expected: 'a number in (0, 0.5)', received: describeValue(fraction), fix: 'hold out e.g. 0.1 of the text' });
+  if (!(fraction > 0 && fraction < 0.5)) throw new TrainingError('corpus: validationFraction', { expected: 'a number in (0, 0.5)', received: describeValue(fraction), fix: 'hold out e.g. 0.1 of the text' });
   const cut = Math.floor(ids.length * (1 - fraction));
   if (cut < 1000 || ids.length - cut < 200) {
-    throw new CheckpointError('corpus', { expected: 'at least ~1 200 characters of the alphabet', received: `${ids.length} characters`, fix: 'train on a longer text' });
+    throw new TrainingError('corpus', { expected: 'at least ~1 200 characters of the alphabet', received: `${ids.length} characters`, fix: 'train on a longer text' });
   }
   return { alphabet, train: Int32Array.from(ids.slice(0, cut)), validation: Int32Array.from(ids.slice(cut)) };
-}
-
-/** mulberry32: a small seeded generator in [0, 1) (batches, sampling). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** `batch` random windows of `length + 1` ids: inputs `[B, length]` and next-token targets `[B, length]`. */

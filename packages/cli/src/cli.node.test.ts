@@ -1,13 +1,15 @@
 // The CLI in-process (runCli), exactly as `tide` runs it: parity through files, and the error contract of
-// SPEC §4 (one line, non-zero exit, no output file written).
+// docs/checkpoints.md (one line, non-zero exit, no output file written).
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tf } from '@tide/backend';
+import { FIXTURE_NAMES, fixtureDir, fixtureIO, maxAbsDiff, parityTolerance } from '@tide/fixtures';
+import { readSafetensors, writeSafetensors } from '@tide/formats';
+import { loadCheckpoint } from '@tide/transformer/node';
 import { DEFAULT_MODEL_DIR, runCli } from './cli.js';
-import { FIXTURE_NAMES, fixtureDir, fixtureIO, maxAbsDiff, parityTolerance } from './fixtures.fixture.js';
-import { readSafetensors, writeSafetensors } from './safetensors.js';
 
 const work = mkdtempSync(join(tmpdir(), 'tide-cli-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -79,13 +81,13 @@ describe('tide: errors are one line, a non-zero exit and no output file', () => 
     await expectFailure(['forward', '--model', model, '--input', wrongName, '--output', '@out'], /wrong-name\.safetensors: tensor "input": expected float32 hidden states \[B, N, 16\], received no such tensor \(found: x\)/);
     const wrongShape = join(work, 'wrong-shape.safetensors');
     writeFileSync(wrongShape, writeSafetensors({ input: { dtype: 'F32', shape: [1, 2, 8], data: new Float32Array(16) } }));
-    await expectFailure(['forward', '--model', model, '--input', wrongShape, '--output', '@out'], /expected float \[B, N, 16\], received F32 \[1, 2, 8\]/);
+    await expectFailure(['forward', '--model', model, '--input', wrongShape, '--output', '@out'], /tensor "input": expected float32 hidden states \[B ≥ 1, N ≥ 1, 16\], received a tensor of shape \[1, 2, 8\]/);
     const nan = join(work, 'nan.safetensors');
     writeFileSync(nan, writeSafetensors({ input: { dtype: 'F32', shape: [1, 1, 16], data: new Float32Array(16).fill(NaN) } }));
-    await expectFailure(['forward', '--model', model, '--input', nan, '--output', '@out'], /tensor "input": expected finite values, received NaN at index 0/);
+    await expectFailure(['forward', '--model', model, '--input', nan, '--output', '@out'], /tensor "input": expected finite values, received NaN or ±Inf/);
     const ids = join(work, 'ids.safetensors');
     writeFileSync(ids, writeSafetensors({ input_ids: { dtype: 'I64', shape: [1, 2], data: [1, 77] } }));
-    await expectFailure(['forward', '--model', fixtureDir('gpt2-tiny'), '--input', ids, '--output', '@out'], /tensor "input_ids": expected ids in 0…49, received 77 at index 1/);
+    await expectFailure(['forward', '--model', fixtureDir('gpt2-tiny'), '--input', ids, '--output', '@out'], /tensor "input_ids": expected token ids in 0…49, received 77 at index 1/);
   });
 
   it('a config that does not match the weights, and a broken checkpoint folder', async () => {
@@ -95,7 +97,7 @@ describe('tide: errors are one line, a non-zero exit and no output file', () => 
     writeFileSync(join(broken, 'config.json'), JSON.stringify({ ...cfg, dim_feedforward: 32 }));
     await expectFailure(['forward', '--model', broken, '--input', input, '--output', '@out'], /"layers\.0\.linear1\.weight": expected shape \[32, 16\] \(from config\.json\), received \[24, 16\]/);
     writeFileSync(join(broken, 'config.json'), JSON.stringify({ ...cfg, num_layers: 3 }));
-    await expectFailure(['forward', '--model', broken, '--input', input, '--output', '@out'], /"layers\.2\.self_attn\.in_proj_weight": expected a tensor of shape \[48, 16\], received no such key/);
+    await expectFailure(['forward', '--model', broken, '--input', input, '--output', '@out'], /"layers\.2\.norm1\.weight": expected a tensor of shape \[16\] \(torch nn\.TransformerEncoder layout\), received no such key/);
     writeFileSync(join(broken, 'config.json'), '{ not json');
     await expectFailure(['forward', '--model', broken, '--input', input, '--output', '@out'], /config\.json: expected valid JSON/);
     writeFileSync(join(broken, 'config.json'), JSON.stringify({ model_type: 'bert' }));
@@ -106,8 +108,9 @@ describe('tide: errors are one line, a non-zero exit and no output file', () => 
   it('an unknown backend, scheme or option, and a missing argument', async () => {
     await expectFailure(['forward', '--model', model, '--input', input, '--output', '@out', '--backend', 'cuda'], /--backend: expected auto or one of webgl, wasm, cpu, received "cuda"/, 2);
     await expectFailure(['forward', '--model', model, '--input', input, '--output', '@out', '--backend', 'webgl'], /registered in this node environment \(wasm, cpu\)/, 1);
-    await expectFailure(['forward', '--model', model, '--input', input, '--output', '@out', '--scheme', 'rk4'], /post-LN layers are projections/);
-    await expectFailure(['forward', '--model', model, '--input', input, '--output', '@out', '--scheme', 'midpoint'], /--scheme: expected one of exact, lie, strang, euler, heun, rk4/, 2);
+    await expectFailure(['forward', '--model', model, '--input', input, '--output', '@out', '--scheme', 'rk4'], /post-LN layers are projections/, 2);
+    await expectFailure(['forward', '--model', model, '--input', input, '--output', '@out', '--scheme', 'exact', '--steps-per-layer', '2'], /scheme exact: expected one step per layer/, 2);
+    await expectFailure(['forward', '--model', model, '--input', input, '--output', '@out', '--scheme', 'midpoint'], /scheme: expected one of exact, lie, strang, euler, heun, rk4, received "midpoint"/, 2);
     await expectFailure(['forward', '--model', model, '--input', input], /--output is required/, 2);
     await expectFailure(['forward', '--model', model, '--input', input, '--output', '@out', '--colour', 'red'], /unknown option --colour/, 2);
     await expectFailure(['fly'], /unknown command "fly"/, 2);
@@ -143,11 +146,11 @@ describe('tide generate, inspect and run', () => {
 
   it('run: the main job on the embedded default prints generated text and the refinement table', async () => {
     const report = join(work, 'report');
-    const r = await tide('run', '--tokens', '8', '--backend', 'cpu', '--report', report);
+    const r = await tide('run', '--tokens', '8', '--backend', 'wasm', '--report', report);
     expect(r.code).toBe(0);
     const text = r.out.join('\n');
     expect(existsSync(join(report, 'index.html'))).toBe(true);
-    expect(r.out[0]).toMatch(/^tide: engine cpu, attention plain up to 512 tokens, query-blocked beyond; model embedded default$/);
+    expect(r.out[0]).toMatch(/^tide: engine wasm, attention plain up to 128 tokens, query-blocked beyond; model embedded default$/);
     expect(text).toMatch(/measured orders on this model .*: lie -?[\d.]+, strang -?[\d.]+, heun -?[\d.]+, rk4 -?[\d.]+/);
     expect(text).toMatch(/generated with the exact scheme/);
     expect(text).toMatch(/exact \(Lie, Δt = 1\)\s+0\.00e\+0\s+0\.00e\+0/);
@@ -158,5 +161,28 @@ describe('tide generate, inspect and run', () => {
     const r = await tide('--help');
     expect(r.code).toBe(0);
     expect(r.out[0]).toMatch(/tide forward --model DIR --input FILE --output FILE/);
+  });
+});
+
+describe('tide train', () => {
+  it('tide train writes a checkpoint, reports progress, and refuses bad input in one line', async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = { out: (l: string) => out.push(l), err: (l: string) => err.push(l) };
+    const work = mkdtempSync(join(tmpdir(), 'tide-train-cli-'));
+    const dataFile = fileURLToPath(new URL('../../../data/moby-dick.txt', import.meta.url));
+    const dir = join(work, 'cli');
+    const code = await runCli(['train', '--data', dataFile, '--out', dir, '--steps', '4', '--batch', '2', '--context', '8', '--d-model', '8', '--heads', '2', '--layers', '1', '--eval-every', '2', '--backend', 'cpu'], io);
+    expect(err).toEqual([]);
+    expect(code).toBe(0);
+    expect(out.join('\n')).toMatch(/step 4\/4 loss [\d.]+ val [\d.]+ lr .* tok\/s/);
+    expect(out.at(-1)).toMatch(/validation loss [\d.]+ \(nats\/char\); checkpoint in/);
+    const trained = loadCheckpoint(dir);
+    expect(trained.config.numLayers).toBe(1);
+    trained.dispose();
+    const bad = await runCli(['train', '--data', join(work, 'missing.txt'), '--out', dir], io);
+    expect(bad).toBe(1);
+    expect(err.at(-1)).toMatch(/missing\.txt: expected a UTF-8 text file to train on, received no such file/);
+    rmSync(work, { recursive: true, force: true });
   });
 });

@@ -1,5 +1,5 @@
 /**
- * The `tide` command line (SPEC §4).
+ * The `tide` command line (docs/checkpoints.md).
  *
  *   tide [run]      the main job: the embedded default model, generated text with the exact scheme, then
  *                   re-solved with refined schemes (how far the logits move, and the wall time of each)
@@ -10,19 +10,15 @@
  * Errors end with one line on stderr and a non-zero exit (1: bad input, 2: bad usage); `forward` writes its
  * output atomically (a temporary file renamed at the end), so nothing is left half-written.
  */
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { attentionPath, blockedThreshold } from '@tide/attention';
-import { BACKEND_NAMES, TideError, initEngine, tf, type BackendName } from '@tide/backend';
-import { loadCheckpoint } from './checkpoint.js';
-import { CheckpointError } from './errors.js';
-import { forward, type ForwardInput } from './forward.js';
-import { generate } from './generate.js';
-import { modelTensors, type TransformerModel } from './model.js';
-import { SCHEME_NAMES, type DiscretisationOptions, type SchemeName } from './presets.js';
-import { readSafetensors, writeSafetensors } from './safetensors.js';
-import { tokenizerFor } from './tokenizer.js';
+import { BACKEND_NAMES, TideError, flattenTree, initEngine, tf, type BackendName } from '@tide/backend';
+import { CheckpointError, tokenizerFor, writeSafetensors } from '@tide/formats';
+import { checkRegularFile, readSafetensorsFile, writeFileAtomic } from '@tide/formats/node';
+import { DiscretisationError, SCHEME_NAMES, forward, generate, isLanguageModel, type DiscretisationOptions, type ForwardInput, type SchemeName, type TransformerModel } from '@tide/transformer';
+import { loadCheckpoint } from '@tide/transformer/node';
 
 /** Where the CLI writes. */
 export interface CliIO {
@@ -90,14 +86,13 @@ function integer(opts: Map<string, string>, name: string, fallback: number, min:
   return v;
 }
 
+/** The discretisation flags as library options, unchanged: the library checks them and owns the defaults. */
 function discretisation(opts: Map<string, string>): DiscretisationOptions {
-  const scheme = (opts.get('scheme') ?? 'exact') as SchemeName;
-  if (!(SCHEME_NAMES as readonly string[]).includes(scheme)) throw new UsageError(`--scheme: expected one of ${SCHEME_NAMES.join(', ')}, received "${scheme}"`);
-  const schedule = opts.get('schedule') ?? 'piecewise';
-  if (schedule !== 'piecewise' && schedule !== 'linear') throw new UsageError(`--schedule: expected piecewise or linear, received "${schedule}"`);
-  const k = integer(opts, 'steps-per-layer', 1, 1);
-  const chosen = opts.has('scheme') ? scheme : k > 1 ? 'lie' : 'exact';
-  return { scheme: chosen, stepsPerLayer: k, schedule };
+  return {
+    ...(opts.has('scheme') && { scheme: opts.get('scheme') as SchemeName }),
+    ...(opts.has('steps-per-layer') && { stepsPerLayer: integer(opts, 'steps-per-layer', 1, 1) }),
+    ...(opts.has('schedule') && { schedule: opts.get('schedule') as 'piecewise' | 'linear' }),
+  };
 }
 
 async function startEngine(opts: Map<string, string>): Promise<string> {
@@ -109,42 +104,32 @@ async function startEngine(opts: Map<string, string>): Promise<string> {
   return info.backend;
 }
 
-/** Reads and checks a forward input file against the model; errors name the file and the tensor. */
+/**
+ * Turns a forward input file into library inputs: `input_ids` (integers) for language models, `input` (floats)
+ * and optional `token_weights` for encoders. Only the file's own structure is checked here; values (vocabulary,
+ * context length, widths, finiteness) are checked once, by the library, with the file named as the source.
+ */
 function readForwardInput(file: string, model: TransformerModel): ForwardInput & { dispose(): void } {
-  if (!existsSync(file)) throw new CheckpointError(file, { expected: 'an input .safetensors file', received: 'no such file', fix: 'pass --input FILE' });
-  const tensors = readSafetensors(new Uint8Array(readFileSync(file)), file).tensors;
-  const cfg = model.config;
-  const made: tf.Tensor[] = [];
-  const result: ForwardInput & { dispose(): void } = { dispose: () => tf.dispose(made) };
-  if (cfg.family === 'gpt2') {
-    const ids = tensors.get('input_ids');
-    if (ids === undefined) throw new CheckpointError(`${file}: tensor "input_ids"`, { expected: 'int32/int64 token ids [B, N] for a GPT-2 model', received: `no such tensor (found: ${[...tensors.keys()].join(', ') || 'none'})`, fix: 'name the tensor input_ids' });
-    if (!(ids.data instanceof Int32Array) || ids.shape.length !== 2) throw new CheckpointError(`${file}: tensor "input_ids"`, { expected: 'int32 or int64 [B, N]', received: `${ids.dtype} [${ids.shape.join(', ')}]`, fix: 'store token ids as integers of shape [B, N]' });
-    for (let i = 0; i < ids.data.length; i++) {
-      if (ids.data[i]! < 0 || ids.data[i]! >= cfg.vocabSize!) throw new CheckpointError(`${file}: tensor "input_ids"`, { expected: `ids in 0…${cfg.vocabSize! - 1}`, received: `${ids.data[i]} at index ${i}`, fix: "tokenize with the model's vocabulary" });
-    }
-    if (ids.shape[1]! > cfg.positions! || ids.shape[1] === 0) throw new CheckpointError(`${file}: tensor "input_ids"`, { expected: `1 to ${cfg.positions} tokens`, received: `${ids.shape[1]}`, fix: 'shorten the input' });
-    const t = tf.tensor2d(ids.data, [ids.shape[0]!, ids.shape[1]!], 'int32');
-    made.push(t);
-    return Object.assign(result, { inputIds: t });
-  }
-  const x = tensors.get('input');
-  if (x === undefined) throw new CheckpointError(`${file}: tensor "input"`, { expected: `float32 hidden states [B, N, ${cfg.dModel}]`, received: `no such tensor (found: ${[...tensors.keys()].join(', ') || 'none'})`, fix: 'name the tensor input' });
-  if (!(x.data instanceof Float32Array) || x.shape.length !== 3 || x.shape[2] !== cfg.dModel || x.shape[0] === 0 || x.shape[1] === 0) {
-    throw new CheckpointError(`${file}: tensor "input"`, { expected: `float [B, N, ${cfg.dModel}]`, received: `${x.dtype} [${x.shape.join(', ')}]`, fix: `the model's d_model is ${cfg.dModel}` });
-  }
-  for (let i = 0; i < x.data.length; i++) {
-    if (!Number.isFinite(x.data[i]!)) throw new CheckpointError(`${file}: tensor "input"`, { expected: 'finite values', received: `${x.data[i]} at index ${i}`, fix: 'clean the input' });
-  }
-  const t = tf.tensor3d(x.data, x.shape as [number, number, number]);
-  made.push(t);
+  const tensors = readSafetensorsFile(file, 'an input .safetensors file').tensors;
+  const name = isLanguageModel(model) ? 'input_ids' : 'input';
+  const t = tensors.get(name);
+  const found = [...tensors.keys()].slice(0, 8).join(', ') || 'none';
+  if (t === undefined) throw new CheckpointError(`${file}: tensor "${name}"`, { expected: isLanguageModel(model) ? 'int32/int64 token ids [B, N] for a language model' : `float32 hidden states [B, N, ${model.config.dModel}]`, received: `no such tensor (found: ${found})`, fix: `name the tensor ${name}` });
+  const integers = t.data instanceof Int32Array;
+  if (integers !== isLanguageModel(model)) throw new CheckpointError(`${file}: tensor "${name}"`, { expected: isLanguageModel(model) ? 'an integer dtype (I32 or I64)' : 'a float dtype (F32, F16, BF16 or F64)', received: t.dtype, fix: isLanguageModel(model) ? 'store token ids as integers' : 'store hidden states as floats' });
+  const source = `${file}: tensor "${name}"`;
+  const made = integers ? tf.tensor(t.data, [...t.shape], 'int32') : tf.tensor(t.data, [...t.shape], 'float32');
   const w = tensors.get('token_weights');
   let tokenWeights: number[][] | undefined;
   if (w !== undefined) {
-    if (w.shape.length !== 2 || w.shape[0] !== x.shape[0] || w.shape[1] !== x.shape[1]) throw new CheckpointError(`${file}: tensor "token_weights"`, { expected: `[${x.shape[0]}, ${x.shape[1]}]`, received: `[${w.shape.join(', ')}]`, fix: 'one weight per token (0 = padding)' });
+    if (w.shape.length !== 2 || w.shape[0] !== t.shape[0] || w.shape[1] !== t.shape[1]) {
+      made.dispose();
+      throw new CheckpointError(`${file}: tensor "token_weights"`, { expected: `[${t.shape[0]}, ${t.shape[1]}]`, received: `[${w.shape.join(', ')}]`, fix: 'one weight per token (0 = padding)' });
+    }
     tokenWeights = Array.from({ length: w.shape[0]! }, (_, b) => Array.from(w.data.subarray(b * w.shape[1]!, (b + 1) * w.shape[1]!)));
   }
-  return Object.assign(result, { input: t, ...(tokenWeights && { tokenWeights }) });
+  const input = integers ? { inputIds: made as tf.Tensor2D } : { input: made as tf.Tensor3D };
+  return { ...input, source, ...(tokenWeights && { tokenWeights }), dispose: () => made.dispose() };
 }
 
 async function commandForward(opts: Map<string, string>, io: CliIO): Promise<void> {
@@ -154,25 +139,23 @@ async function commandForward(opts: Map<string, string>, io: CliIO): Promise<voi
   const disc = discretisation(opts);
   const backend = await startEngine(opts);
   const model = loadCheckpoint(modelDir);
-  const input = readForwardInput(inputFile, model);
+  let input: (ForwardInput & { dispose(): void }) | undefined;
   try {
+    input = readForwardInput(inputFile, model);
     const t0 = performance.now();
     const result = forward(model, input, disc);
     const data = result.output.dataSync();
     const shape = result.output.shape;
     tf.dispose(result.output);
     const bytes = writeSafetensors({ output: { dtype: 'F32', shape, data } }, { generator: 'tide forward', scheme: result.description });
-    const tmp = join(dirname(outputFile), `.${Date.now()}-${process.pid}.tide-partial`);
     try {
-      writeFileSync(tmp, bytes);
-      renameSync(tmp, outputFile);
+      writeFileAtomic(outputFile, bytes);
     } catch (e) {
-      rmSync(tmp, { force: true });
       throw new CheckpointError(outputFile, { expected: 'a writable output path', received: (e as Error).message, fix: 'check the folder exists and is writable' });
     }
     io.out(`tide forward: ${result.description} on ${backend}: output [${shape.join(', ')}] → ${outputFile} (${(performance.now() - t0).toFixed(0)} ms, ${result.stats.subSteps} sub-steps)`);
   } finally {
-    input.dispose();
+    input?.dispose();
     model.dispose();
   }
 }
@@ -219,12 +202,12 @@ async function commandInspect(opts: Map<string, string>, io: CliIO): Promise<voi
 /** What a checkpoint holds and how it maps onto the continuous model. */
 export function describeModel(model: TransformerModel, dir: string): string[] {
   const c = model.config;
-  const params = modelTensors(model).reduce((s, t) => s + t.size, 0);
+  const params = [...flattenTree(model.parameters).values()].reduce((s, t) => s + t.size, 0);
   const lines = [
-    `${dir}: ${c.family === 'gpt2' ? 'HF GPT-2' : 'PyTorch nn.TransformerEncoder'}, ${params.toLocaleString('en')} parameters`,
+    `${dir}: ${c.layout === 'gpt2' ? 'HF GPT-2' : 'PyTorch nn.TransformerEncoder'}, ${params.toLocaleString('en')} parameters`,
     `  feature domain Ω_y: d = ${c.dModel} (unit grid, |Ω_y| = ${c.dModel}); hidden domain d_ff = ${c.dFeedforward} (${c.dFeedforward === c.dModel ? 'no lift' : c.dFeedforward > c.dModel ? 'lifted by zero-extension E' : 'restricted by R'})`,
     `  token domain Ω_x: the standard grid of N tokens (unit weights)${c.causal ? ', causal sub-domain x̃ ≤ x' : ''}${c.positions ? `, N ≤ ${c.positions}` : ''}`,
-    `  depth: T = ${c.layers} (one unit of time per layer), θ(t) piecewise constant`,
+    `  depth: T = ${c.numLayers} (one unit of time per layer), θ(t) piecewise constant`,
     `  heads: ${c.heads} (d_k = ${c.dModel / c.heads}), scale 1/√d_k`,
     c.normFirst
       ? `  pre-LN: u_t = A(P₁u) + F(P₂u), P = affine ∘ P^ε (ε = ${c.epsilon}); exact scheme = Lie splitting with explicit Euler, Δt = 1${c.finalNorm ? '; final projection LN_f at t = T' : ''}`
@@ -252,9 +235,9 @@ async function commandRun(opts: Map<string, string>, io: CliIO): Promise<void> {
     const summary = [`tide: engine ${backend}, ${attentionChoice()}; model ${opts.has('model') ? dir : 'embedded default'}`, ...describeModel(model, opts.has('model') ? dir : 'models/default')];
     for (const line of summary) io.out(line);
     const t0 = performance.now();
-    const { runMainJob } = await import('./main-job.js');
+    const { runStudy } = await import('./study.js');
     const { writeReport } = await import('./report.js');
-    const job = runMainJob(model, tokenizer, { prompt: opts.get('prompt') ?? 'Call me Ishmael. ', tokens: integer(opts, 'tokens', 80, 1), title: 'TIDE: a Transformer solved as an integro-differential equation', summary });
+    const job = runStudy(model, tokenizer, { prompt: opts.get('prompt') ?? 'Call me Ishmael. ', tokens: integer(opts, 'tokens', 80, 1), title: 'TIDE: a Transformer solved as an integro-differential equation', summary });
     for (const line of job.lines) io.out(line);
     const index = await writeReport(opts.get('report') ?? join('reports', 'tide-run'), job.report);
     io.out(`\nreport: ${index} (attention kernels, trajectories over depth, constraint distances, measured orders); total ${((performance.now() - t0) / 1000).toFixed(1)} s`);
@@ -281,13 +264,12 @@ async function commandTrain(opts: Map<string, string>, io: CliIO): Promise<void>
   const disc = discretisation(opts);
   const resume = opts.get('resume') === 'true';
   const backend = await startEngine(opts);
-  if (!existsSync(dataFile)) throw new CheckpointError(dataFile, { expected: 'a UTF-8 text file to train on', received: 'no such file', fix: 'pass --data FILE (e.g. data/moby-dick.txt)' });
-  const { characterCorpus } = await import('./corpus.js');
-  const { trainLanguageModel } = await import('./train.js');
+  checkRegularFile(dataFile, 'a UTF-8 text file to train on', 'pass --data FILE (e.g. data/moby-dick.txt)');
+  const { characterCorpus, trainLanguageModel } = await import('@tide/train');
   const corpus = characterCorpus(readFileSync(dataFile, 'utf8'));
   const steps = integer(opts, 'steps', 2000, 1);
   const tty = (process.stdout as { isTTY?: boolean }).isTTY === true;
-  io.out(`tide train: ${corpus.train.length.toLocaleString('en')} training and ${corpus.validation.length.toLocaleString('en')} validation characters from ${dataFile}; ${backend}; ${disc.scheme} scheme, ${disc.stepsPerLayer} step(s) per layer`);
+  io.out(`tide train: ${corpus.train.length.toLocaleString('en')} training and ${corpus.validation.length.toLocaleString('en')} validation characters from ${dataFile}; ${backend}; ${disc.scheme ?? 'lie'} scheme, ${disc.stepsPerLayer ?? 1} step(s) per layer`);
   const result = trainLanguageModel(
     corpus,
     { dModel: integer(opts, 'd-model', 64, 1), heads: integer(opts, 'heads', 4, 1), layers: integer(opts, 'layers', 4, 1), contextLength: integer(opts, 'context', 64, 2), normFirst: opts.get('norm-first') !== 'false', ...(opts.has('d-ff') && { dFeedforward: integer(opts, 'd-ff', 256, 1) }) },
@@ -326,7 +308,7 @@ export async function runCli(argv: readonly string[], io: CliIO = { out: (l) => 
     else await commandRun(opts, io);
     return 0;
   } catch (error) {
-    if (error instanceof UsageError) {
+    if (error instanceof UsageError || error instanceof DiscretisationError) {
       io.err(`tide: ${error.message}`);
       return 2;
     }

@@ -1,0 +1,13 @@
+/**
+ * `@tide/cli`: the `tide` program — `forward`, `generate`, `inspect`, `train` and `run` (the study: generated
+ * text, the same tokens re-solved over depth with refined schemes, and an HTML report of what happens inside),
+ * on the shared tfjs engine (docs/checkpoints.md for the file contract).
+ *
+ * @packageDocumentation
+ */
+export { runCli, describeModel, DEFAULT_MODEL_DIR } from './cli.js';
+export type { CliIO } from './cli.js';
+export { runStudy } from './study.js';
+export type { StudyResult } from './study.js';
+export { writeReport, reportCharts } from './report.js';
+export type { ReportData } from './report.js';

@@ -1,0 +1,16 @@
+/**
+ * `@tide/formats`: the file formats of TIDE (docs/checkpoints.md) — the `.safetensors` reader and writer,
+ * checkpoint layouts as key tables (checkpoint key ↔ parameter-tree path) for HF GPT-2 and PyTorch
+ * `nn.TransformerEncoder`, and tokenizers. Browser-safe; file-system helpers live in `@tide/formats/node`.
+ *
+ * @packageDocumentation
+ */
+export { CheckpointError } from './errors.js';
+export { readSafetensors, writeSafetensors } from './safetensors.js';
+export type { SafeTensor, SafetensorsDtype, SafetensorsFile, TensorToWrite } from './safetensors.js';
+export { readWithKeyTable, writeWithKeyTable, keyTableShapes } from './key-table.js';
+export type { KeyTable, KeyTableEntry, KeyTableRead } from './key-table.js';
+export { gpt2KeyTable, torchEncoderKeyTable } from './layouts.js';
+export type { TextLayoutSizes } from './layouts.js';
+export { characterTokenizer, gpt2Tokenizer, tokenizerFor } from './tokenizer.js';
+export type { Tokenizer, TokenizerSpec } from './tokenizer.js';

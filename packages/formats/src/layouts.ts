@@ -1,0 +1,96 @@
+/**
+ * The text-model checkpoint layouts as key tables (docs/checkpoints.md): HF GPT-2 (Conv1D kernels stored
+ * `[in, out]`, `c_attn` = Q | K | V) and PyTorch `nn.TransformerEncoder` (`Linear` stored `[out, in]`,
+ * `in_proj` = Q | K | V). Both fill the same parameter tree: `layers.{i}.attention.{wq,wk,wv,wo,bq,bk,bv,bo}`,
+ * `layers.{i}.norm1.{gamma,beta}`, `layers.{i}.norm2.{gamma,beta}`, `layers.{i}.feedforward.{w1,b1,w2,b2}`,
+ * `finalNorm.{gamma,beta}` and, for language models, `embeddings.{tokens,positions,head}`.
+ */
+import type { KeyTable, KeyTableEntry } from './key-table.js';
+
+/** The sizes a text-model layout depends on. */
+export interface TextLayoutSizes {
+  readonly layers: number;
+  readonly dModel: number;
+  readonly dFeedforward: number;
+}
+
+/** The checkpoint names of one layer's tensors, in the order of {@link layerEntries}. */
+interface LayerKeys {
+  readonly norm1: string;
+  readonly qkv: string;
+  readonly out: string;
+  readonly norm2: string;
+  readonly up: string;
+  readonly down: string;
+  /** Kernels stored as PyTorch `Linear` `[out, in]`. */
+  readonly linear: boolean;
+}
+
+/** The 16 parameters of layer `i` in a layout whose keys are `keys` (one table for every text layout). */
+function layerEntries(i: number, { dModel: d, dFeedforward: f }: TextLayoutSizes, k: LayerKeys): KeyTableEntry[] {
+  const p = `layers.${i}.`;
+  const kernel = (key: string, rows: number, cols: number, paths: string[]): KeyTableEntry =>
+    k.linear ? { key: `${key}.weight`, shape: [cols, rows], transpose: true, paths } : { key: `${key}.weight`, shape: [rows, cols], paths };
+  const bias = (key: string, n: number, paths: string[]): KeyTableEntry => ({ key: `${key}.bias`, shape: [n], paths });
+  const norm = (key: string, which: string): KeyTableEntry[] => [
+    { key: `${key}.weight`, shape: [d], paths: [`${p}${which}.gamma`] },
+    { key: `${key}.bias`, shape: [d], paths: [`${p}${which}.beta`] },
+  ];
+  return [
+    ...norm(k.norm1, 'norm1'),
+    kernel(k.qkv, d, 3 * d, [`${p}attention.wq`, `${p}attention.wk`, `${p}attention.wv`]),
+    bias(k.qkv, 3 * d, [`${p}attention.bq`, `${p}attention.bk`, `${p}attention.bv`]),
+    kernel(k.out, d, d, [`${p}attention.wo`]),
+    bias(k.out, d, [`${p}attention.bo`]),
+    ...norm(k.norm2, 'norm2'),
+    kernel(k.up, d, f, [`${p}feedforward.w1`]),
+    bias(k.up, f, [`${p}feedforward.b1`]),
+    kernel(k.down, f, d, [`${p}feedforward.w2`]),
+    bias(k.down, d, [`${p}feedforward.b2`]),
+  ];
+}
+
+function finalNormEntries(key: string, d: number): KeyTableEntry[] {
+  return [
+    { key: `${key}.weight`, shape: [d], paths: ['finalNorm.gamma'] },
+    { key: `${key}.bias`, shape: [d], paths: ['finalNorm.beta'] },
+  ];
+}
+
+/**
+ * HF GPT-2 (`GPT2LMHeadModel` state dict): `wte`, `wpe`, `h.{i}.{ln_1, attn.c_attn, attn.c_proj, ln_2, mlp.c_fc,
+ * mlp.c_proj}`, `ln_f`, and an optional untied `lm_head.weight`; an optional `transformer.` prefix; the
+ * `attn.bias`/`attn.masked_bias` buffers are ignored.
+ */
+export function gpt2KeyTable(sizes: TextLayoutSizes & { readonly vocabSize: number; readonly positions: number }): KeyTable {
+  const d = sizes.dModel;
+  const layers = Array.from({ length: sizes.layers }, (_, i) =>
+    layerEntries(i, sizes, { norm1: `h.${i}.ln_1`, qkv: `h.${i}.attn.c_attn`, out: `h.${i}.attn.c_proj`, norm2: `h.${i}.ln_2`, up: `h.${i}.mlp.c_fc`, down: `h.${i}.mlp.c_proj`, linear: false }),
+  );
+  return {
+    layout: 'HF GPT-2',
+    entries: [
+      { key: 'wte.weight', shape: [sizes.vocabSize, d], paths: ['embeddings.tokens'] },
+      { key: 'wpe.weight', shape: [sizes.positions, d], paths: ['embeddings.positions'] },
+      ...layers.flat(),
+      ...finalNormEntries('ln_f', d),
+      { key: 'lm_head.weight', shape: [sizes.vocabSize, d], paths: ['embeddings.head'], optional: true },
+    ],
+    ignored: [/^h\.\d+\.attn\.(bias|masked_bias)$/],
+    prefixes: ['transformer.'],
+  };
+}
+
+/**
+ * PyTorch `nn.TransformerEncoder` state dict: `layers.{i}.{self_attn.in_proj_*, self_attn.out_proj.*, linear1.*,
+ * linear2.*, norm1.*, norm2.*}` and, with `finalNorm`, the encoder's `norm.*`.
+ */
+export function torchEncoderKeyTable(sizes: TextLayoutSizes & { readonly finalNorm: boolean }): KeyTable {
+  const layers = Array.from({ length: sizes.layers }, (_, i) => {
+    const p = `layers.${i}.`;
+    return layerEntries(i, sizes, { norm1: `${p}norm1`, qkv: `${p}self_attn.in_proj`, out: `${p}self_attn.out_proj`, norm2: `${p}norm2`, up: `${p}linear1`, down: `${p}linear2`, linear: true });
+  });
+  // nn.MultiheadAttention names its fused input projection in_proj_weight / in_proj_bias, not in_proj.weight.
+  const entries = layers.flat().map((e) => (e.key.includes('self_attn.in_proj.') ? { ...e, key: e.key.replace('in_proj.', 'in_proj_') } : e));
+  return { layout: 'torch nn.TransformerEncoder', entries: [...entries, ...(sizes.finalNorm ? finalNormEntries('norm', sizes.dModel) : [])] };
+}

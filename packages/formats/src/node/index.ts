@@ -1,0 +1,7 @@
+/**
+ * `@tide/formats/node`: file-system helpers for Node (reading checkpoints and inputs, atomic writes). The
+ * main entry `@tide/formats` reads and writes bytes and runs anywhere, the browser included.
+ *
+ * @packageDocumentation
+ */
+export { checkRegularFile, readSafetensorsFile, readJsonFile, writeFileAtomic } from './files.js';
