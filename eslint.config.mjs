@@ -11,21 +11,55 @@ const depConstraints = [
   { sourceTag: 'layer:formats', onlyDependOnLibsWithTags: ['layer:backend'] },
   {
     sourceTag: 'layer:model',
-    onlyDependOnLibsWithTags: ['layer:formats', 'layer:operator', 'layer:solver', 'layer:domain', 'layer:backend', 'layer:fixtures'],
+    onlyDependOnLibsWithTags: [
+      'layer:formats',
+      'layer:operator',
+      'layer:solver',
+      'layer:domain',
+      'layer:backend',
+      'layer:fixtures',
+    ],
   },
   {
     sourceTag: 'layer:train',
-    onlyDependOnLibsWithTags: ['layer:model', 'layer:formats', 'layer:operator', 'layer:solver', 'layer:domain', 'layer:backend', 'layer:fixtures'],
+    onlyDependOnLibsWithTags: [
+      'layer:model',
+      'layer:formats',
+      'layer:operator',
+      'layer:solver',
+      'layer:domain',
+      'layer:backend',
+      'layer:fixtures',
+    ],
   },
   {
     sourceTag: 'layer:app',
-    onlyDependOnLibsWithTags: ['layer:train', 'layer:model', 'layer:formats', 'layer:operator', 'layer:solver', 'layer:domain', 'layer:backend', 'layer:fixtures'],
+    onlyDependOnLibsWithTags: [
+      'layer:train',
+      'layer:model',
+      'layer:formats',
+      'layer:operator',
+      'layer:solver',
+      'layer:domain',
+      'layer:backend',
+      'layer:fixtures',
+    ],
   },
   // Reference fixtures (PyTorch outputs and the helpers that read them): test data any layer above formats may use.
   { sourceTag: 'layer:fixtures', onlyDependOnLibsWithTags: ['layer:formats', 'layer:backend'] },
   {
     sourceTag: 'layer:tools',
-    onlyDependOnLibsWithTags: ['layer:app', 'layer:train', 'layer:model', 'layer:formats', 'layer:operator', 'layer:solver', 'layer:domain', 'layer:backend', 'layer:fixtures'],
+    onlyDependOnLibsWithTags: [
+      'layer:app',
+      'layer:train',
+      'layer:model',
+      'layer:formats',
+      'layer:operator',
+      'layer:solver',
+      'layer:domain',
+      'layer:backend',
+      'layer:fixtures',
+    ],
   },
 ];
 
@@ -34,7 +68,15 @@ export default [
   ...nx.configs['flat/typescript'],
   ...nx.configs['flat/javascript'],
   {
-    ignores: ['**/*.tmp.ts', '**/dist', '**/out-tsc', '**/node_modules', '**/*.tsbuildinfo', '**/vite.config.*.timestamp*', '**/vitest.config.*.timestamp*'],
+    ignores: [
+      '**/*.tmp.ts',
+      '**/dist',
+      '**/out-tsc',
+      '**/node_modules',
+      '**/*.tsbuildinfo',
+      '**/vite.config.*.timestamp*',
+      '**/vitest.config.*.timestamp*',
+    ],
   },
   {
     files: ['**/*.ts', '**/*.mts', '**/*.js', '**/*.mjs'],
@@ -57,7 +99,17 @@ export default [
     files: ['packages/{backend,domain,attention,feedforward,normalization,solvers,formats,transformer}/src/**/*.ts'],
     ignores: ['**/node.ts', '**/node/**', '**/testing/**', '**/*.test.ts', '**/*.fixture.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['node:*', 'fs', 'path', 'os', 'child_process', 'url'], message: 'library code runs in browsers too: put Node-only code behind the package\'s ./node entry' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['node:*', 'fs', 'path', 'os', 'child_process', 'url'],
+              message: "library code runs in browsers too: put Node-only code behind the package's ./node entry",
+            },
+          ],
+        },
+      ],
     },
   },
   {

@@ -5,7 +5,8 @@ import { defineConfig } from 'vitest/config';
 import { playwright } from '@vitest/browser-playwright';
 
 const executablePath = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
-const lanePackages = process.env['TIDE_BROWSER_PACKAGES'] ?? 'backend,domain,attention,normalization,feedforward,solvers,formats';
+const lanePackages =
+  process.env['TIDE_BROWSER_PACKAGES'] ?? 'backend,domain,attention,normalization,feedforward,solvers,formats';
 
 export default defineConfig({
   resolve: { conditions: ['@tide/source', ...defaultClientConditions] },

@@ -65,7 +65,10 @@ async function child(spec) {
     const steps = spec.steps ?? 1;
     const disc = { scheme: 'lie', stepsPerLayer: steps };
     path = spec.impl === 'tide' ? attentionPath({}, n) : 'plain';
-    run = spec.impl === 'tide' ? () => forward(model, { input: x }, disc).output : () => plainLayerStack(model, { input: x });
+    run =
+      spec.impl === 'tide'
+        ? () => forward(model, { input: x }, disc).output
+        : () => plainLayerStack(model, { input: x });
     owned = [x];
     disposeModel = () => model.dispose();
   }
@@ -80,7 +83,13 @@ if (args[0] === '--child') {
   try {
     process.stdout.write(`${JSON.stringify(await child(JSON.parse(args[1])))}\n`);
   } catch (e) {
-    process.stdout.write(`${JSON.stringify({ error: String(e?.message ?? e).split('\n')[0].slice(0, 160) })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({
+        error: String(e?.message ?? e)
+          .split('\n')[0]
+          .slice(0, 160),
+      })}\n`,
+    );
   }
   process.exit(0);
 }
@@ -102,12 +111,17 @@ if (!(repeats >= 1 && Number.isInteger(repeats))) {
 }
 
 function measure(spec) {
-  const r = spawnSync(process.execPath, [self, '--child', JSON.stringify({ ...spec, repeats })], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const r = spawnSync(process.execPath, [self, '--child', JSON.stringify({ ...spec, repeats })], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 24,
+  });
   const line = r.stdout.trim().split('\n').pop() ?? '';
   try {
     return JSON.parse(line);
   } catch {
-    const why = r.signal ? `killed by ${r.signal}` : `exit ${r.status}: ${(r.stderr.trim().split('\n').pop() ?? '').slice(0, 160)}`;
+    const why = r.signal
+      ? `killed by ${r.signal}`
+      : `exit ${r.status}: ${(r.stderr.trim().split('\n').pop() ?? '').slice(0, 160)}`;
     return { error: why };
   }
 }
@@ -116,23 +130,34 @@ let torchMissing = false;
 function torch(shape, threads) {
   if (torchMissing) return undefined;
   const mode = shape.kind === 'attention' ? 'attention' : 'encoder';
-  const r = spawnSync('/usr/bin/python3', [join(here, 'torch_peer.py'), shape.d, shape.heads, shape.layers, shape.n, threads, repeats, mode].map(String), { encoding: 'utf8' });
+  const r = spawnSync(
+    '/usr/bin/python3',
+    [join(here, 'torch_peer.py'), shape.d, shape.heads, shape.layers, shape.n, threads, repeats, mode].map(String),
+    { encoding: 'utf8' },
+  );
   if (r.status !== 0 && /No module named 'torch'|No such file|ENOENT/.test(`${r.stderr}${r.error ?? ''}`)) {
     torchMissing = true;
-    console.log('peer skipped: PyTorch — /usr/bin/python3 cannot import torch (apt-get install python3-torch libopenblas0-pthread)');
+    console.log(
+      'peer skipped: PyTorch — /usr/bin/python3 cannot import torch (apt-get install python3-torch libopenblas0-pthread)',
+    );
     return undefined;
   }
   try {
     return JSON.parse(r.stdout.trim().split('\n').pop());
   } catch {
-    return { peer: `pytorch (${threads} thread${threads > 1 ? 's' : ''})`, error: (r.stderr.trim().split('\n').pop() ?? `exit ${r.status}`).slice(0, 160) };
+    return {
+      peer: `pytorch (${threads} thread${threads > 1 ? 's' : ''})`,
+      error: (r.stderr.trim().split('\n').pop() ?? `exit ${r.status}`).slice(0, 160),
+    };
   }
 }
 
 const fmt = (s) => (s === undefined ? '—' : `${s.toFixed(3)} s`);
 function table(title, rows) {
   console.log(`\n${title}`);
-  console.log(`${'implementation'.padEnd(44)}${'median'.padStart(11)}${'peak MiB'.padStart(10)}${'RSS MiB'.padStart(10)}${'TIDE / this'.padStart(13)}`);
+  console.log(
+    `${'implementation'.padEnd(44)}${'median'.padStart(11)}${'peak MiB'.padStart(10)}${'RSS MiB'.padStart(10)}${'TIDE / this'.padStart(13)}`,
+  );
   const tide = rows[0]?.median_s;
   for (const r of rows) {
     if (r.error) {
@@ -141,7 +166,9 @@ function table(title, rows) {
     }
     const peak = r.peak_mib === undefined ? '—' : r.peak_mib.toFixed(0);
     const rss = r.peak_rss_mib === undefined ? '—' : r.peak_rss_mib.toFixed(0);
-    console.log(`${r.label.padEnd(44)}${fmt(r.median_s).padStart(11)}${peak.padStart(10)}${rss.padStart(10)}${(tide / r.median_s).toFixed(2).padStart(13)}`);
+    console.log(
+      `${r.label.padEnd(44)}${fmt(r.median_s).padStart(11)}${peak.padStart(10)}${rss.padStart(10)}${(tide / r.median_s).toFixed(2).padStart(13)}`,
+    );
   }
 }
 
@@ -152,21 +179,31 @@ function compare(name) {
   const rows = [{ label: `TIDE (${backend}, ${tide.path ?? '?'} attention)`, ...tide }];
   const plain = measure({ shape, impl: 'plain' });
   // tfjs-wasm reports an exhausted heap (4 GiB) as one of these; the plain path keeps N×N tensors alive.
-  if (plain.error && backend === 'wasm' && /memory access out of bounds|reading 'map'|out of memory/i.test(plain.error)) plain.error += ' (the wasm heap, 4 GiB, cannot hold the N×N tensors)';
+  if (plain.error && backend === 'wasm' && /memory access out of bounds|reading 'map'|out of memory/i.test(plain.error))
+    plain.error += ' (the wasm heap, 4 GiB, cannot hold the N×N tensors)';
   rows.push({ label: `plain tfjs ops (${backend}, N×N kernel)`, ...plain });
   for (const threads of [1, 2]) {
     const p = torch(shape, threads);
     if (p) rows.push({ label: p.peer, ...p });
   }
-  const what = shape.kind === 'attention' ? `attention alone: ${shape.heads} head, d = ${shape.d}, ${shape.n} tokens, non-causal` : `d = ${shape.d}, ${shape.heads} heads, ${shape.layers} layers, ${shape.n} tokens, pre-LN, causal, exact scheme`;
+  const what =
+    shape.kind === 'attention'
+      ? `attention alone: ${shape.heads} head, d = ${shape.d}, ${shape.n} tokens, non-causal`
+      : `d = ${shape.d}, ${shape.heads} heads, ${shape.layers} layers, ${shape.n} tokens, pre-LN, causal, exact scheme`;
   table(`${name}: ${what}; median of ${repeats} after a warm-up`, rows);
   return rows;
 }
 
 const first = measure({ shape: { kind: 'attention', d: 8, heads: 1, layers: 1, n: 8 }, impl: 'tide' });
-console.log(`TIDE bench — ${new Date().toISOString()} — Node ${process.versions.node}, ${availableParallelism()} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB`);
-console.log(`engine: ${first.backend ?? first.error}${first.skipped?.length ? ` (passed over: ${first.skipped.map((s) => `${s.backend}: ${s.reason}`).join('; ')})` : ''}; TIDE's attention: blocked beyond ${BLOCKED_THRESHOLD.wasm} tokens on wasm (${BLOCKED_THRESHOLD.cpu} on cpu), plain below; fused on webgl`);
-console.log('peak MiB: tfjs tensor memory at the peak of the warm-up run, net of the weights; RSS MiB: the process\'s peak resident memory (Node + wasm heap, or Python + PyTorch)');
+console.log(
+  `TIDE bench — ${new Date().toISOString()} — Node ${process.versions.node}, ${availableParallelism()} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB`,
+);
+console.log(
+  `engine: ${first.backend ?? first.error}${first.skipped?.length ? ` (passed over: ${first.skipped.map((s) => `${s.backend}: ${s.reason}`).join('; ')})` : ''}; TIDE's attention: blocked beyond ${BLOCKED_THRESHOLD.wasm} tokens on wasm (${BLOCKED_THRESHOLD.cpu} on cpu), plain below; fused on webgl`,
+);
+console.log(
+  "peak MiB: tfjs tensor memory at the peak of the warm-up run, net of the weights; RSS MiB: the process's peak resident memory (Node + wasm heap, or Python + PyTorch)",
+);
 
 if (workloads.has('gpt2-small')) compare('gpt2-small');
 let long1024;
@@ -184,10 +221,18 @@ let attention16384;
 if (workloads.has('attention')) attention16384 = compare('attention-16384')[0];
 if (workloads.has('scaling')) {
   const ns = [2048, 4096, 8192, 16384];
-  const rows = ns.map((n) => (n === 16384 && attention16384 && !attention16384.error ? attention16384 : measure({ shape: { ...SHAPES['attention-16384'], n }, impl: 'tide' })));
+  const rows = ns.map((n) =>
+    n === 16384 && attention16384 && !attention16384.error
+      ? attention16384
+      : measure({ shape: { ...SHAPES['attention-16384'], n }, impl: 'tide' }),
+  );
   console.log(`\nscaling: TIDE attention alone (one head, d = 64, non-causal) against N; median of ${repeats}`);
   console.log(`${'N'.padStart(8)}${'median'.padStart(11)}${'peak MiB'.padStart(10)}${'time / N²'.padStart(14)}`);
-  rows.forEach((r, i) => console.log(`${String(ns[i]).padStart(8)}${fmt(r.median_s).padStart(11)}${(r.peak_mib?.toFixed(0) ?? '—').padStart(10)}${`${((r.median_s / ns[i] ** 2) * 1e9).toFixed(2)} ns`.padStart(14)}`));
+  rows.forEach((r, i) =>
+    console.log(
+      `${String(ns[i]).padStart(8)}${fmt(r.median_s).padStart(11)}${(r.peak_mib?.toFixed(0) ?? '—').padStart(10)}${`${((r.median_s / ns[i] ** 2) * 1e9).toFixed(2)} ns`.padStart(14)}`,
+    ),
+  );
   const xs = ns.map(Math.log);
   const ys = rows.map((r) => Math.log(r.median_s));
   const mx = xs.reduce((a, b) => a + b) / xs.length;
@@ -198,8 +243,14 @@ if (workloads.has('scaling')) {
 }
 if (workloads.has('steps')) {
   const ks = [1, 2, 4];
-  const rows = ks.map((k) => (k === 1 && long1024?.[0] && !long1024[0].error ? long1024[0] : measure({ shape: SHAPES['long-1024'], impl: 'tide', steps: k })));
+  const rows = ks.map((k) =>
+    k === 1 && long1024?.[0] && !long1024[0].error
+      ? long1024[0]
+      : measure({ shape: SHAPES['long-1024'], impl: 'tide', steps: k }),
+  );
   console.log(`\nsteps per layer: TIDE on long-1024 with k Lie steps per layer (Δt = 1/k); median of ${repeats}`);
   console.log(`${'k'.padStart(4)}${'median'.padStart(11)}${'time / k'.padStart(12)}`);
-  rows.forEach((r, i) => console.log(`${String(ks[i]).padStart(4)}${fmt(r.median_s).padStart(11)}${fmt(r.median_s / ks[i]).padStart(12)}`));
+  rows.forEach((r, i) =>
+    console.log(`${String(ks[i]).padStart(4)}${fmt(r.median_s).padStart(11)}${fmt(r.median_s / ks[i]).padStart(12)}`),
+  );
 }

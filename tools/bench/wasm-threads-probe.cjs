@@ -31,7 +31,8 @@ function child(threaded) {
   URL.createObjectURL = toFile;
   wt.Worker = class FileWorker extends wt.Worker {
     postMessage(msg, transfer) {
-      if (msg && msg.cmd === 'load' && msg.urlOrBlob && typeof msg.urlOrBlob !== 'string') msg = { ...msg, urlOrBlob: toFile(msg.urlOrBlob) };
+      if (msg && msg.cmd === 'load' && msg.urlOrBlob && typeof msg.urlOrBlob !== 'string')
+        msg = { ...msg, urlOrBlob: toFile(msg.urlOrBlob) };
       return super.postMessage(msg, transfer);
     }
   };
@@ -54,7 +55,12 @@ function child(threaded) {
     times.sort((x, y) => x - y);
     const workers = fs.readdirSync(dir).length;
     fs.rmSync(dir, { recursive: true, force: true });
-    return { threaded, scriptsLoaded: workers, xnnpackThreads: wasm.getThreadsCount(), medianMs: times[Math.floor(times.length / 2)] };
+    return {
+      threaded,
+      scriptsLoaded: workers,
+      xnnpackThreads: wasm.getThreadsCount(),
+      medianMs: times[Math.floor(times.length / 2)],
+    };
   })();
 }
 
@@ -79,8 +85,13 @@ if (process.argv[2] === '--child') {
     }
   });
   console.log(`wasm threads probe on ${os.availableParallelism()} cores (Node ${process.versions.node}):`);
-  for (const r of runs) console.log(`  ${r.threaded ? 'threaded build  ' : 'single-threaded '} ${r.error ? `failed: ${r.error}` : `XNNPACK threads ${r.xnnpackThreads}, 1024² matMul median ${r.medianMs.toFixed(1)} ms${r.threaded ? ` (${r.scriptsLoaded} worker scripts loaded)` : ''}`}`);
+  for (const r of runs)
+    console.log(
+      `  ${r.threaded ? 'threaded build  ' : 'single-threaded '} ${r.error ? `failed: ${r.error}` : `XNNPACK threads ${r.xnnpackThreads}, 1024² matMul median ${r.medianMs.toFixed(1)} ms${r.threaded ? ` (${r.scriptsLoaded} worker scripts loaded)` : ''}`}`,
+    );
   const [plain, threaded] = runs;
   const usable = !threaded.error && threaded.xnnpackThreads > 1 && threaded.medianMs < 0.8 * plain.medianMs;
-  console.log(`verdict: ${usable ? 'the threaded build runs and is faster' : 'the threaded build gives no usable speed-up in Node: TIDE keeps the single-threaded wasm build'}`);
+  console.log(
+    `verdict: ${usable ? 'the threaded build runs and is faster' : 'the threaded build gives no usable speed-up in Node: TIDE keeps the single-threaded wasm build'}`,
+  );
 }

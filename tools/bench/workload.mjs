@@ -11,11 +11,24 @@ import { transformerModel } from '@tide/transformer';
  */
 export function benchEncoder({ d, heads, layers }, w) {
   const shapes = keyTableShapes(torchEncoderKeyTable({ layers, dModel: d, dFeedforward: 4 * d, finalNorm: true }));
-  const leaves = new Map([...shapes].map(([path, shape]) => {
-    const leaf = path.slice(path.lastIndexOf('.') + 1);
-    return [path, shape.length === 2 ? w(shape, 0.02) : leaf === 'gamma' ? tf.ones(shape) : tf.zeros(shape)];
-  }));
-  const config = { layout: 'torch-encoder', dModel: d, heads, dFeedforward: 4 * d, numLayers: layers, activation: 'gelu', normFirst: true, epsilon: 1e-5, causal: true, finalNorm: true };
+  const leaves = new Map(
+    [...shapes].map(([path, shape]) => {
+      const leaf = path.slice(path.lastIndexOf('.') + 1);
+      return [path, shape.length === 2 ? w(shape, 0.02) : leaf === 'gamma' ? tf.ones(shape) : tf.zeros(shape)];
+    }),
+  );
+  const config = {
+    layout: 'torch-encoder',
+    dModel: d,
+    heads,
+    dFeedforward: 4 * d,
+    numLayers: layers,
+    activation: 'gelu',
+    normFirst: true,
+    epsilon: 1e-5,
+    causal: true,
+    finalNorm: true,
+  };
   return transformerModel(config, unflattenTree(leaves), 'bench');
 }
 
@@ -39,5 +52,10 @@ export async function measureRun(run, repeats) {
     out.dispose();
   }
   times.sort((a, b) => a - b);
-  return { median_s: times[Math.floor(times.length / 2)], min_s: times[0], max_s: times[times.length - 1], peak_mib: Math.max(0, profile.peakBytes - before) / 2 ** 20 };
+  return {
+    median_s: times[Math.floor(times.length / 2)],
+    min_s: times[0],
+    max_s: times[times.length - 1],
+    peak_mib: Math.max(0, profile.peakBytes - before) / 2 ** 20,
+  };
 }

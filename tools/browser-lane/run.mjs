@@ -18,7 +18,10 @@ const prepare = [
   ['node', ['packages/cli/bin/tide.mjs', 'run', '--tokens', '24', '--report', 'reports/browser-lane']],
 ];
 for (const [cmd, args] of prepare) {
-  const step = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true' } });
+  const step = spawnSync(cmd, args, {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true' },
+  });
   if (step.status !== 0) {
     console.error(`browser lane: preparing the report failed (${cmd} ${args.join(' ')} exited ${step.status})`);
     process.exit(1);

@@ -22,7 +22,9 @@ console.log('\n∫₀¹ exp(sin 4x) dx on three token grids (|error|):');
 console.log('   N   midpoint     trapezoid    gauss-legendre');
 for (const n of [4, 8, 16, 32]) {
   const row = [midpointRule, trapezoidRule, gaussLegendreRule].map((rule) =>
-    Math.abs(integrate(rule(omega, n), f) - reference).toExponential(2).padStart(12),
+    Math.abs(integrate(rule(omega, n), f) - reference)
+      .toExponential(2)
+      .padStart(12),
   );
   console.log(`${String(n).padStart(4)} ${row.join(' ')}`);
 }
@@ -40,7 +42,11 @@ for (const n of [8, 32, 128]) {
     const v = resampleTokens(u, target, { order });
     const got = await v.values.data();
     let worst = 0;
-    target.points.forEach((x, i) => yGrid.points.forEach((y, j) => (worst = Math.max(worst, Math.abs(got[i * 4 + j] - Math.sin(3 * x) * Math.cos(y))))));
+    target.points.forEach((x, i) =>
+      yGrid.points.forEach(
+        (y, j) => (worst = Math.max(worst, Math.abs(got[i * 4 + j] - Math.sin(3 * x) * Math.cos(y)))),
+      ),
+    );
     errs.push(worst.toExponential(2));
     v.dispose();
   }
@@ -50,9 +56,21 @@ for (const n of [8, 32, 128]) {
 console.log('\nIntegral attention A[u] on a smooth u(x) (d = 3, 1 head) against the continuum operator:');
 const profile = (x) => [Math.sin(2 * Math.PI * x), Math.cos(3 * x), x * x - 0.5];
 const kernels = {
-  wq: tf.tensor2d([[0.8, -0.3, 0.5], [0.2, 0.9, -0.4], [-0.6, 0.1, 0.7]]),
-  wk: tf.tensor2d([[0.5, 0.4, -0.2], [-0.7, 0.3, 0.6], [0.1, -0.8, 0.4]]),
-  wv: tf.tensor2d([[1, 0.2, 0], [0, 1, -0.3], [0.4, 0, 1]]),
+  wq: tf.tensor2d([
+    [0.8, -0.3, 0.5],
+    [0.2, 0.9, -0.4],
+    [-0.6, 0.1, 0.7],
+  ]),
+  wk: tf.tensor2d([
+    [0.5, 0.4, -0.2],
+    [-0.7, 0.3, 0.6],
+    [0.1, -0.8, 0.4],
+  ]),
+  wv: tf.tensor2d([
+    [1, 0.2, 0],
+    [0, 1, -0.3],
+    [0.4, 0, 1],
+  ]),
   wo: tf.eye(3),
 };
 const onGrid = (grid, unitWeights = false) =>
@@ -74,7 +92,11 @@ async function attentionError(grid, unitWeights = false) {
 }
 console.log('   N   midpoint     gauss-legendre   gauss-legendre without weights');
 for (const n of [8, 16, 32, 64]) {
-  const row = [await attentionError(midpointRule(omega, n)), await attentionError(gaussLegendreRule(omega, n)), await attentionError(gaussLegendreRule(omega, n), true)];
+  const row = [
+    await attentionError(midpointRule(omega, n)),
+    await attentionError(gaussLegendreRule(omega, n)),
+    await attentionError(gaussLegendreRule(omega, n), true),
+  ];
   console.log(`${String(n).padStart(4)} ${row.map((e) => e.toExponential(2).padStart(12)).join('     ')}`);
 }
 console.log('   (dropping the quadrature weights on a non-uniform grid converges to the wrong operator)');
@@ -82,7 +104,9 @@ const ln = layerNormConstraint({ mean: 0, std: 1 });
 const projected = ln.project(aFine, 0);
 const [before, after] = [ln.distance(aFine, 0), ln.distance(projected, 0)];
 const meanOf = (t) => tf.tidy(() => tf.mean(t).dataSync()[0]);
-console.log(`\nLayerNorm as a projection: mean distance to S₁(0, 1) ${meanOf(before).toFixed(3)} → ${meanOf(after).toExponential(1)} after P`);
+console.log(
+  `\nLayerNorm as a projection: mean distance to S₁(0, 1) ${meanOf(before).toFixed(3)} → ${meanOf(after).toExponential(1)} after P`,
+);
 tf.dispose([uFine.values, aFine.values, projected.values, before, after, ...Object.values(kernels)]);
 
 console.log(`\ndone in ${((performance.now() - t0) / 1000).toFixed(2)} s; tensors alive: ${tf.memory().numTensors}`);

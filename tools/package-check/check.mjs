@@ -2,8 +2,10 @@
 // The package check: how users meet TIDE, one package at a time.
 // 1. `npm pack` every publishable package (packages/*, built first by `npm run check:packages`);
 // 2. publint and @arethetypeswrong/cli on each tarball;
-// 3. install the tarballs into a fresh project outside the workspace, compile a TypeScript program that
-//    imports @tide/domain alone (tsc, nodenext) and run it with node.
+// 3. install the tarballs into a fresh project outside the workspace, compile (tsc, nodenext, strict, without
+//    skipLibCheck) and run two programs: one uses @tide/domain alone, one composes a pre-LN Transformer layer
+//    from the operator packages alone;
+// 4. install @tide/cli alone and run its bin on the model it ships.
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +15,8 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
 const bin = (name) => join(root, 'node_modules', '.bin', name);
-const run = (cmd, args, cwd) => execFileSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+const run = (cmd, args, cwd) =>
+  execFileSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
 
 const work = mkdtempSync(join(tmpdir(), 'tide-package-check-'));
 const tarballs = join(work, 'tarballs');
@@ -47,25 +50,69 @@ try {
   const deps = Object.fromEntries(Object.entries(packed).map(([name, file]) => [name, `file:${file}`]));
   writeFileSync(
     join(app, 'package.json'),
-    JSON.stringify({ name: 'tide-consumer', private: true, type: 'module', dependencies: { '@tide/domain': deps['@tide/domain'] }, overrides: deps }, null, 2),
+    JSON.stringify(
+      {
+        name: 'tide-consumer',
+        private: true,
+        type: 'module',
+        dependencies: Object.fromEntries(
+          ['@tide/domain', '@tide/attention', '@tide/feedforward', '@tide/normalization', '@tide/solvers'].map((n) => [
+            n,
+            deps[n],
+          ]),
+        ),
+        overrides: deps,
+      },
+      null,
+      2,
+    ),
   );
   writeFileSync(
     join(app, 'tsconfig.json'),
-    JSON.stringify({ compilerOptions: { target: 'es2022', module: 'nodenext', moduleResolution: 'nodenext', strict: true, skipLibCheck: true, lib: ['es2022', 'dom'], types: [], outDir: 'out' }, files: ['main.ts'] }, null, 2),
+    // Strict, and without skipLibCheck: the published declarations (ours and the tfjs typings they reach) must compile.
+    JSON.stringify(
+      {
+        compilerOptions: {
+          target: 'es2022',
+          module: 'nodenext',
+          moduleResolution: 'nodenext',
+          strict: true,
+          skipLibCheck: false,
+          lib: ['es2022', 'dom'],
+          types: [],
+          outDir: 'out',
+        },
+        files: ['main.ts', 'compose.ts'],
+      },
+      null,
+      2,
+    ),
   );
   cpSync(join(here, 'consumer.ts'), join(app, 'main.ts'));
+  cpSync(join(here, 'compose.ts'), join(app, 'compose.ts'));
   run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], app);
   const installed = readdirSync(join(app, 'node_modules', '@tide'));
   console.log(`installed into ${app}: @tide/${installed.join(', @tide/')}`);
   run(bin('tsc'), ['-p', 'tsconfig.json'], app);
-  console.log('  tsc (nodenext, strict): ok');
+  console.log('  tsc (nodenext, strict, no skipLibCheck): ok');
   process.stdout.write(`  node: ${run('node', ['out/main.js'], app)}`);
+  process.stdout.write(`  node: ${run('node', ['out/compose.js'], app)}`);
   // A second user installs the CLI package alone and runs its bin on the model it ships.
   const cliApp = join(work, 'cli-app');
   mkdirSync(cliApp);
   writeFileSync(
     join(cliApp, 'package.json'),
-    JSON.stringify({ name: 'tide-cli-consumer', private: true, type: 'module', dependencies: { '@tide/cli': deps['@tide/cli'] }, overrides: deps }, null, 2),
+    JSON.stringify(
+      {
+        name: 'tide-cli-consumer',
+        private: true,
+        type: 'module',
+        dependencies: { '@tide/cli': deps['@tide/cli'] },
+        overrides: deps,
+      },
+      null,
+      2,
+    ),
   );
   run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], cliApp);
   const shipped = join(cliApp, 'node_modules', '@tide', 'cli', 'models', 'default');

@@ -20,7 +20,10 @@ const approx = integrate(gl, (x) => x ** 9);
 if (Math.abs(approx - exact) > 1e-14) throw new Error(`Gauss–Legendre(5) ∫x⁹: expected ${exact}, got ${approx}`);
 
 const src = midpointRule(interval(0, 1), 64);
-const values = tf.tensor3d(Array.from(src.points, (x) => Math.sin(3 * x)), [1, 64, 1]);
+const values = tf.tensor3d(
+  Array.from(src.points, (x) => Math.sin(3 * x)),
+  [1, 64, 1],
+);
 const u = field(values, { tokenGrid: src, featureGrid: midpointRule(interval(0, 1), 1) });
 const v = resampleTokens(u, gl);
 const got = Array.from(await v.values.data());
@@ -36,4 +39,6 @@ try {
   refused = e instanceof DomainError;
 }
 if (!refused) throw new Error('interval(1, 0) should throw a DomainError');
-console.log(`consumer OK on ${engine.backend}: ∫x⁹ = ${approx.toFixed(15)}, resampling error ${worst.toExponential(2)}, tensors left ${tf.memory().numTensors}`);
+console.log(
+  `consumer OK on ${engine.backend}: ∫x⁹ = ${approx.toFixed(15)}, resampling error ${worst.toExponential(2)}, tensors left ${tf.memory().numTensors}`,
+);

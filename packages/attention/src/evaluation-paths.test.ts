@@ -35,10 +35,13 @@ describeEachBackend('attention evaluation paths', (backend) => {
     { name: 'non-uniform, padded', opts: {}, grid: true },
   ] as const;
 
-  it.each(cases)('$name: the fast path\'s forward and gradients equal the plain path (1e-4 relative)', (c) => {
+  it.each(cases)("$name: the fast path's forward and gradients equal the plain path (1e-4 relative)", (c) => {
     const p = params(3);
     const x = tf.randomNormal([2, n, D], 0, 1, 'float32', 7) as tf.Tensor3D;
-    const make = (values: tf.Tensor) => ('grid' in c ? field(values as tf.Tensor3D, { tokenGrid: grid, tokenWeights: weights }) : field(values as tf.Tensor3D));
+    const make = (values: tf.Tensor) =>
+      'grid' in c
+        ? field(values as tf.Tensor3D, { tokenGrid: grid, tokenWeights: weights })
+        : field(values as tf.Tensor3D);
     const u = make(tf.clone(x));
     const plain = integralAttention(u, p, { heads: 2, ...c.opts, implementation: 'plain' });
     const blocked = integralAttention(u, p, { heads: 2, ...c.opts, implementation: fast, block: 8 });
@@ -46,7 +49,16 @@ describeEachBackend('attention evaluation paths', (backend) => {
     const dy = tf.randomNormal([2, n, D], 0, 1, 'float32', 9);
     const grads = (impl: 'plain' | 'blocked' | 'fused') =>
       tf.grads((xs: tf.Tensor, wq: tf.Tensor, wk: tf.Tensor, wv: tf.Tensor) =>
-        tf.sum(tf.mul(integralAttention(make(xs), { ...p, wq: wq as tf.Tensor2D, wk: wk as tf.Tensor2D, wv: wv as tf.Tensor2D }, { heads: 2, ...c.opts, implementation: impl, block: 8 }).values, dy)),
+        tf.sum(
+          tf.mul(
+            integralAttention(
+              make(xs),
+              { ...p, wq: wq as tf.Tensor2D, wk: wk as tf.Tensor2D, wv: wv as tf.Tensor2D },
+              { heads: 2, ...c.opts, implementation: impl, block: 8 },
+            ).values,
+            dy,
+          ),
+        ),
       )([x, p.wq, p.wk, p.wv]);
     const gp = grads('plain');
     const gb = grads(fast);
@@ -58,7 +70,11 @@ describeEachBackend('attention evaluation paths', (backend) => {
     const p = params(4);
     const u = field(tf.randomNormal([1, 20, D], 0, 1, 'float32', 1) as tf.Tensor3D);
     await expectNoLeaks(() => integralAttention(u, p, { causal: true, implementation: fast, block: 6 }).values);
-    await expectNoLeaks(() => tf.grad((xs: tf.Tensor) => tf.sum(integralAttention(u.withValues(xs as tf.Tensor3D), p, { implementation: fast, block: 6 }).values))(u.values));
+    await expectNoLeaks(() =>
+      tf.grad((xs: tf.Tensor) =>
+        tf.sum(integralAttention(u.withValues(xs as tf.Tensor3D), p, { implementation: fast, block: 6 }).values),
+      )(u.values),
+    );
     tf.dispose([u.values, ...(Object.values(p) as tf.Tensor[])]);
   });
 
@@ -81,7 +97,9 @@ describeEachBackend('attention evaluation paths', (backend) => {
   });
 
   it('attentionPath refuses a bad implementation, block or token count', () => {
-    expect(() => attentionPath({ implementation: 'fast' as never }, 64)).toThrow(/implementation: expected 'plain', 'blocked', 'fused' or 'auto'/);
+    expect(() => attentionPath({ implementation: 'fast' as never }, 64)).toThrow(
+      /implementation: expected 'plain', 'blocked', 'fused' or 'auto'/,
+    );
     expect(() => attentionPath({ block: 0 }, 64)).toThrow(ShapeError);
     expect(() => attentionPath({}, 0)).toThrow(/attentionPath: tokens: expected an integer ≥ 1/);
     expect(() => attentionPath(null as never, 64)).toThrow(ShapeError);
@@ -94,7 +112,8 @@ describe('attention evaluation paths: memory', () => {
     const p = params(5);
     const u = field(tf.randomNormal([1, n, D], 0, 1, 'float32', 2) as tf.Tensor3D);
     const kernelBytes = n * n * 4;
-    const peak = (impl: 'plain' | 'blocked') => peakBytesOf(() => integralAttention(u, p, { implementation: impl, block: 64 }).values);
+    const peak = (impl: 'plain' | 'blocked') =>
+      peakBytesOf(() => integralAttention(u, p, { implementation: impl, block: 64 }).values);
     const plain = await peak('plain');
     const blocked = await peak('blocked');
     expect(plain).toBeGreaterThan(kernelBytes); // the plain path materialises the N×N kernel
@@ -106,8 +125,11 @@ describe('attention evaluation paths: memory', () => {
     const p = params(6);
     const u = field(tf.zeros([1, 3, D]) as tf.Tensor3D);
     expect(() => integralAttention(u, p, { implementation: 'fast' as never })).toThrow(ShapeError);
-    expect(() => integralAttention(u, p, { implementation: 'blocked', block: 0 })).toThrow(/block: expected an integer ≥ 1, received 0/);
-    if (tf.getBackend() !== 'webgl') expect(() => integralAttention(u, p, { implementation: 'fused' })).toThrow(/expected the webgl backend/);
+    expect(() => integralAttention(u, p, { implementation: 'blocked', block: 0 })).toThrow(
+      /block: expected an integer ≥ 1, received 0/,
+    );
+    if (tf.getBackend() !== 'webgl')
+      expect(() => integralAttention(u, p, { implementation: 'fused' })).toThrow(/expected the webgl backend/);
     tf.dispose([u.values, ...(Object.values(p) as tf.Tensor[])]);
   });
 });

@@ -1,11 +1,22 @@
 /**
- * `@tide/attention`: self-attention as a non-local integral operator over the token domain (paper §3,
- * SPEC §1–§2): the kernel γ(x, x̃) normalised with the grid's quadrature weights, heads as a discretised
+ * `@tide/attention`: self-attention as a non-local integral operator over the token domain (paper §3;
+ * docs/integral-attention.md): the kernel γ(x, x̃) normalised with the grid's quadrature weights, heads as a discretised
  * head integral, causal sub-domains, and kernel inspection.
  *
  * @packageDocumentation
  */
-export { integralAttention, attentionKernel, attentionWeights, foldedValueMaps, attentionPath, blockedThreshold, IntegralAttention } from './integral-attention.js';
+export {
+  integralAttention,
+  attentionKernel,
+  attentionWeights,
+  foldedValueMaps,
+  attentionPath,
+  blockedThreshold,
+  IntegralAttention,
+} from './integral-attention.js';
+export { integralAttentionAt } from './attention-at.js';
+export { fromTorchMultiheadAttention } from './torch-multihead-attention.js';
+export type { TorchMultiheadAttention } from './torch-multihead-attention.js';
 export { attentionSizes, BLOCKED_THRESHOLD } from './parameters.js';
 export type { AttentionParameters, AttentionOptions, AttentionSizes } from './parameters.js';
 export { quadratureScoreBias, quadratureLogWeights, MASKED_SCORE } from './quadrature-bias.js';

@@ -1,8 +1,30 @@
 import { expect, it } from 'vitest';
 import { tf } from '@tide/backend';
-import { convergenceOrder, describeEachBackend, expectClose, expectNoLeaks, expectTensorCount } from '@tide/backend/testing';
-import { ShapeError, customGrid, field, gaussLegendreRule, interval, midpointRule, tokenGrid, type Field, type Grid } from '@tide/domain';
-import { IntegralAttention, attentionKernel, attentionWeights, foldedValueMaps, integralAttention } from './integral-attention.js';
+import {
+  convergenceOrder,
+  describeEachBackend,
+  expectClose,
+  expectNoLeaks,
+  expectTensorCount,
+} from '@tide/backend/testing';
+import {
+  ShapeError,
+  customGrid,
+  field,
+  gaussLegendreRule,
+  interval,
+  midpointRule,
+  tokenGrid,
+  type Field,
+  type Grid,
+} from '@tide/domain';
+import {
+  IntegralAttention,
+  attentionKernel,
+  attentionWeights,
+  foldedValueMaps,
+  integralAttention,
+} from './integral-attention.js';
 import type { AttentionParameters } from './parameters.js';
 import { randomMatrix, referenceAttention, seeded, type Matrix, type ReferenceParams } from './reference.fixture.js';
 
@@ -22,9 +44,14 @@ const ref: ReferenceParams = {
 
 function toParams(p: ReferenceParams): AttentionParameters {
   return {
-    wq: tf.tensor2d(p.wq), wk: tf.tensor2d(p.wk), wv: tf.tensor2d(p.wv), wo: tf.tensor2d(p.wo),
-    ...(p.bq && { bq: tf.tensor1d(p.bq) }), ...(p.bk && { bk: tf.tensor1d(p.bk) }),
-    ...(p.bv && { bv: tf.tensor1d(p.bv) }), ...(p.bo && { bo: tf.tensor1d(p.bo) }),
+    wq: tf.tensor2d(p.wq),
+    wk: tf.tensor2d(p.wk),
+    wv: tf.tensor2d(p.wv),
+    wo: tf.tensor2d(p.wo),
+    ...(p.bq && { bq: tf.tensor1d(p.bq) }),
+    ...(p.bk && { bk: tf.tensor1d(p.bk) }),
+    ...(p.bv && { bv: tf.tensor1d(p.bv) }),
+    ...(p.bo && { bo: tf.tensor1d(p.bo) }),
   };
 }
 
@@ -33,10 +60,17 @@ function disposeParams(p: AttentionParameters): void {
 }
 
 /** B samples of N random tokens. */
-function randomField(b: number, n: number, options: { grid?: Grid; weights?: number[][]; seed?: number } = {}): { u: Field; x: Matrix[] } {
+function randomField(
+  b: number,
+  n: number,
+  options: { grid?: Grid; weights?: number[][]; seed?: number } = {},
+): { u: Field; x: Matrix[] } {
   const gen = seeded(options.seed ?? 1);
   const x = Array.from({ length: b }, () => randomMatrix(n, D, gen));
-  const u = field(tf.tensor3d(x), { ...(options.grid && { tokenGrid: options.grid }), ...(options.weights && { tokenWeights: options.weights }) });
+  const u = field(tf.tensor3d(x), {
+    ...(options.grid && { tokenGrid: options.grid }),
+    ...(options.weights && { tokenWeights: options.weights }),
+  });
   return { u, x };
 }
 
@@ -54,7 +88,12 @@ describeEachBackend('integral attention', () => {
     const params = toParams(ref);
     for (const causal of [false, true]) {
       const out = integralAttention(u, params, { heads: H, causal });
-      const expected = x.map((xb, b) => referenceAttention(xb, xb, weightsOf(u, b), ref, H, { ...(causal && { allowed: (k: number, l: number) => l <= k }) }).out);
+      const expected = x.map(
+        (xb, b) =>
+          referenceAttention(xb, xb, weightsOf(u, b), ref, H, {
+            ...(causal && { allowed: (k: number, l: number) => l <= k }),
+          }).out,
+      );
       expectClose(out.values, expected, { atol: 2e-5, rtol: 1e-4 }, `causal=${causal}`);
       out.dispose();
     }
@@ -64,7 +103,13 @@ describeEachBackend('integral attention', () => {
 
   it('kernel rows integrate to 1 over Ω_x with the grid weights; padding and future keys have γ = 0', async () => {
     const grid = customGrid(interval(0, 2), [0.1, 0.3, 0.8, 1.5, 1.9], [0.2, 0.3, 0.6, 0.55, 0.35]);
-    const { u } = randomField(2, 5, { grid, weights: [[0.2, 0.3, 0.6, 0.55, 0.35], [0.2, 0.3, 0.6, 0, 0]] });
+    const { u } = randomField(2, 5, {
+      grid,
+      weights: [
+        [0.2, 0.3, 0.6, 0.55, 0.35],
+        [0.2, 0.3, 0.6, 0, 0],
+      ],
+    });
     const params = toParams(ref);
     for (const causal of [false, true]) {
       const gamma = await expectTensorCount(() => attentionKernel(u, params, { heads: H, causal }), 1);
@@ -155,7 +200,10 @@ describeEachBackend('integral attention', () => {
       let sum: tf.Tensor = tf.zeros([5, D]);
       for (let m = 0; m < H; m++) {
         const wom = tf.slice(params.wo, [m * 3, 0], [3, D]);
-        const vm = tf.add(tf.matMul(tf.reshape(u.values, [5, D]), tf.squeeze(tf.slice(folded, [m, 0, 0], [1, D, D]), [0])), tf.matMul(tf.reshape(tf.slice(params.bv!, [m * 3], [3]), [1, 3]), wom));
+        const vm = tf.add(
+          tf.matMul(tf.reshape(u.values, [5, D]), tf.squeeze(tf.slice(folded, [m, 0, 0], [1, D, D]), [0])),
+          tf.matMul(tf.reshape(tf.slice(params.bv!, [m * 3], [3]), [1, 3]), wom),
+        );
         sum = tf.add(sum, tf.matMul(tf.squeeze(tf.slice(alpha, [0, m, 0, 0], [1, 1, 5, 5]), [0, 1]), vm));
       }
       return tf.add(sum, params.bo!);
@@ -176,8 +224,20 @@ describeEachBackend('integral attention', () => {
     const cT = tf.tensor3d([c]);
     const names = ['wq', 'wk', 'wv', 'wo', 'bq', 'bk', 'bv', 'bo'] as const;
     const loss = (xs: tf.Tensor, ...ps: tf.Tensor[]) => {
-      const p = Object.fromEntries(names.map((n, i) => [n, ps[i]])) as unknown as AttentionParameters;
-      return tf.sum(tf.mul(integralAttention(u.withValues(xs as tf.Tensor3D), p, { heads: H, causal: true }).values, cT));
+      const [wq, wk, wv, wo, bq, bk, bv, bo] = ps as [
+        tf.Tensor2D,
+        tf.Tensor2D,
+        tf.Tensor2D,
+        tf.Tensor2D,
+        tf.Tensor1D,
+        tf.Tensor1D,
+        tf.Tensor1D,
+        tf.Tensor1D,
+      ];
+      const p: AttentionParameters = { wq, wk, wv, wo, bq, bk, bv, bo };
+      return tf.sum(
+        tf.mul(integralAttention(u.withValues(xs as tf.Tensor3D), p, { heads: H, causal: true }).values, cT),
+      );
     };
     const grads = tf.grads(loss)([u.values, ...names.map((n) => params[n]!)]);
     const refLoss = (xx: Matrix, p: ReferenceParams) => {
@@ -188,19 +248,29 @@ describeEachBackend('integral attention', () => {
     // Directional derivative along a random direction, per argument, against float64 central differences.
     const flat = (m: Matrix | number[]): number[] => (m as (number | number[])[]).flat();
     const shaped = (like: Matrix | number[], values: number[]): Matrix | number[] =>
-      Array.isArray(like[0]) ? (like as Matrix).map((row, i) => values.slice(i * row.length, (i + 1) * row.length)) : values;
-    const args: [string, Matrix | number[]][] = [['x', x[0]!], ...names.map((n) => [n, ref[n]!] as [string, Matrix | number[]])];
+      Array.isArray(like[0])
+        ? (like as Matrix).map((row, i) => values.slice(i * row.length, (i + 1) * row.length))
+        : values;
+    const args: [string, Matrix | number[]][] = [
+      ['x', x[0]!],
+      ...names.map((n) => [n, ref[n]!] as [string, Matrix | number[]]),
+    ];
     args.forEach(([name, value], i) => {
       const base = flat(value);
       const dir = base.map(() => gen());
       const at = (h: number) => {
-        const moved = shaped(value, base.map((v, j) => v + h * dir[j]!));
+        const moved = shaped(
+          value,
+          base.map((v, j) => v + h * dir[j]!),
+        );
         return name === 'x' ? refLoss(moved as Matrix, ref) : refLoss(x[0]!, { ...ref, [name]: moved });
       };
       const fd = (at(eps) - at(-eps)) / (2 * eps);
       const g = grads[i]!.dataSync();
       const analytic = dir.reduce((s, d, j) => s + d * g[j]!, 0);
-      expect(Math.abs(analytic - fd), `d/d${name}: analytic ${analytic}, finite difference ${fd}`).toBeLessThan(2e-3 * Math.max(1, Math.abs(fd)));
+      expect(Math.abs(analytic - fd), `d/d${name}: analytic ${analytic}, finite difference ${fd}`).toBeLessThan(
+        2e-3 * Math.max(1, Math.abs(fd)),
+      );
     });
     tf.dispose([...grads, cT]);
     disposeParams(params);
@@ -208,19 +278,31 @@ describeEachBackend('integral attention', () => {
   });
 
   it('leaves exactly its output: integralAttention, attentionKernel, attentionWeights, the operator and a gradient', async () => {
-    const { u } = randomField(2, 4, { weights: [[1, 1, 1, 0], [1, 1, 1, 1]] });
+    const { u } = randomField(2, 4, {
+      weights: [
+        [1, 1, 1, 0],
+        [1, 1, 1, 1],
+      ],
+    });
     const params = toParams(ref);
     await expectNoLeaks(() => integralAttention(u, params, { heads: H, causal: true }).values);
     await expectNoLeaks(() => attentionKernel(u, params, { heads: H }));
     await expectNoLeaks(() => attentionWeights(u, params, { heads: H, causal: true }));
     await expectNoLeaks(() => new IntegralAttention(params, { heads: H }).evaluate(u, 0).values);
-    await expectNoLeaks(() => tf.grad((xs: tf.Tensor) => tf.sum(integralAttention(u.withValues(xs), params, { heads: H }).values))(u.values));
+    await expectNoLeaks(() =>
+      tf.grad((xs: tf.Tensor) => tf.sum(integralAttention(u.withValues(xs), params, { heads: H }).values))(u.values),
+    );
     disposeParams(params);
     u.dispose();
   });
 
   it('lists its trainable variables through the operator contract', () => {
-    const vars = { wq: tf.variable(tf.tensor2d(ref.wq)), wk: tf.variable(tf.tensor2d(ref.wk)), wv: tf.variable(tf.tensor2d(ref.wv)), wo: tf.tensor2d(ref.wo) } as AttentionParameters;
+    const vars = {
+      wq: tf.variable(tf.tensor2d(ref.wq)),
+      wk: tf.variable(tf.tensor2d(ref.wk)),
+      wv: tf.variable(tf.tensor2d(ref.wv)),
+      wo: tf.tensor2d(ref.wo),
+    } as AttentionParameters;
     const op = new IntegralAttention(vars);
     expect(op.kind).toBe('vector-field');
     expect(op.parameters()).toHaveLength(3);
@@ -233,7 +315,9 @@ describeEachBackend('integral attention: bad input', () => {
     const { u } = randomField(1, 3);
     const params = toParams(ref);
     expect(() => integralAttention(tf.zeros([1, 3, D]) as never, params)).toThrow(/expected a Field/);
-    expect(() => integralAttention(u, params, { heads: 4 })).toThrow(/widths divisible by heads = 4.*received wq \[6, 6\]/);
+    expect(() => integralAttention(u, params, { heads: 4 })).toThrow(
+      /widths divisible by heads = 4.*received wq \[6, 6\]/,
+    );
     expect(() => integralAttention(u, params, { heads: 0 })).toThrow(ShapeError);
     const wrongRows = { ...params, wk: tf.zeros([5, D]) as tf.Tensor2D };
     expect(() => integralAttention(u, wrongRows)).toThrow(/wq, wk, wv with 6 rows.*wk \[5, 6\]/);
@@ -254,7 +338,12 @@ describeEachBackend('integral attention: refinement of the token grid', () => {
   const omega = interval(0, 1);
   const d = 3;
   const gen = seeded(17);
-  const p: ReferenceParams = { wq: randomMatrix(d, d, gen), wk: randomMatrix(d, d, gen), wv: randomMatrix(d, d, gen), wo: randomMatrix(d, d, gen) };
+  const p: ReferenceParams = {
+    wq: randomMatrix(d, d, gen),
+    wk: randomMatrix(d, d, gen),
+    wv: randomMatrix(d, d, gen),
+    wo: randomMatrix(d, d, gen),
+  };
   const profile = (x: number) => [Math.sin(2 * Math.PI * x), Math.cos(3 * x), x * x - 0.5];
   const fine = gaussLegendreRule(omega, 96);
   const fineRows = Array.from(fine.points, profile);
@@ -283,7 +372,10 @@ describeEachBackend('integral attention: refinement of the token grid', () => {
     const ns = [6, 12, 24, 48, 96];
     const errors: number[] = [];
     for (const n of ns) errors.push(await error(midpointRule(omega, n)));
-    const order = convergenceOrder(ns.map((n) => 1 / n), errors);
+    const order = convergenceOrder(
+      ns.map((n) => 1 / n),
+      errors,
+    );
     expect(order, `errors ${errors.join(', ')}`).toBeGreaterThan(1.8);
     expect(order).toBeLessThan(2.3);
   });
@@ -314,7 +406,10 @@ describeEachBackend('integral attention: refinement of the token grid', () => {
     const ya = integralAttention(a, params);
     const yb = integralAttention(b, params);
     expectClose(ya.values, yb.values, { atol: 1e-6, rtol: 1e-6 });
-    expectClose(ya.values, [referenceAttention(rows, rows, new Array(n).fill(1), p, 1).out], { atol: 1e-5, rtol: 1e-5 });
+    expectClose(ya.values, [referenceAttention(rows, rows, new Array(n).fill(1), p, 1).out], {
+      atol: 1e-5,
+      rtol: 1e-5,
+    });
     tf.dispose([a.values, b.values, ya.values, yb.values]);
     disposeParams(params);
   });

@@ -5,7 +5,7 @@
  *     γ_m(x, x̃) = exp(s_m(x, x̃)) / ∫_{Ω_x} exp(s_m(x, η)) dη,   s_m(x, x̃) = ⟨Q_m(x, ·), K_m(x̃, ·)⟩ · scale,
  *
  * with `Q = u W^Q + b^Q`, `K = u W^K + b^K`, and head m's block of the output kernel folded into its value
- * map, `V_m = (u W^V_m + b^V_m) W^O_m` (SPEC §1). On a token grid with weights w_l the token integrals are
+ * map, `V_m = (u W^V_m + b^V_m) W^O_m` (docs/integral-attention.md). On a token grid with weights w_l the token integrals are
  * quadratures, so the discrete operator is
  *
  *     A[u]_k = Σ_m Σ_l α_m,kl V_m,l,   α_m,kl = w_l γ_m(x_k, x_l) = softmax_l(s_m,kl + ln w_l),
@@ -19,21 +19,17 @@ All three are differentiable and agree to 1e-4 relative.
  */
 import { blockedAttention, describeValue, fusedAttentionWebgl, tf, type AttentionCoreInputs } from '@tide/backend';
 import { ShapeError, checkField, featureGrid, type Field, type HasParameters, type VectorField } from '@tide/domain';
-import { BLOCKED_THRESHOLD, attentionSizes, checkEvaluationOptions, type AttentionOptions, type AttentionParameters, type AttentionSizes } from './parameters.js';
+import {
+  BLOCKED_THRESHOLD,
+  attentionSizes,
+  checkEvaluationOptions,
+  type AttentionOptions,
+  type AttentionParameters,
+  type AttentionSizes,
+} from './parameters.js';
+import { integralAttentionAt } from './attention-at.js';
+import { featureMap, mergeHeads, splitHeads } from './head-maps.js';
 import { quadratureLogWeights, quadratureScoreBias } from './quadrature-bias.js';
-
-/** `[B, N, H·w] → [B, H, N, w]`. */
-function splitHeads(t: tf.Tensor, b: number, n: number, heads: number, width: number): tf.Tensor4D {
-  return tf.transpose(tf.reshape(t, [b, n, heads, width]), [0, 2, 1, 3]) as tf.Tensor4D;
-}
-
-/** `u W + b` per token: `[B, N, d] → [B, N, width]`. */
-function featureMap(x: tf.Tensor3D, w: tf.Tensor2D, bias: tf.Tensor1D | undefined): tf.Tensor3D {
-  const [b, n, d] = x.shape;
-  const flat = tf.matMul(tf.reshape(x, [b * n, d]), w); // [B·N, width]
-  const shifted = bias === undefined ? flat : tf.add(flat, bias);
-  return tf.reshape(shifted, [b, n, w.shape[1]]) as tf.Tensor3D; // [B, N, width]
-}
 
 /** Per-head Q, K, V, the log quadrature weights and the scale: the inputs of the attention core. */
 function headMaps(u: Field, params: AttentionParameters, sizes: AttentionSizes, causal: boolean): AttentionCoreInputs {
@@ -57,7 +53,11 @@ function headMaps(u: Field, params: AttentionParameters, sizes: AttentionSizes, 
 export function attentionPath(options: AttentionOptions, tokens: number): 'plain' | 'blocked' | 'fused' {
   checkEvaluationOptions(options);
   if (!Number.isInteger(tokens) || tokens < 1) {
-    throw new ShapeError('attentionPath: tokens', { expected: 'an integer ≥ 1 (the number of tokens N)', received: describeValue(tokens), fix: 'pass u.tokens' });
+    throw new ShapeError('attentionPath: tokens', {
+      expected: 'an integer ≥ 1 (the number of tokens N)',
+      received: describeValue(tokens),
+      fix: 'pass u.tokens',
+    });
   }
   const impl = options.implementation ?? 'auto';
   if (impl !== 'auto') return impl;
@@ -72,13 +72,22 @@ export function attentionPath(options: AttentionOptions, tokens: number): 'plain
  */
 export function blockedThreshold(backend: string = tf.getBackend()): number {
   if (typeof backend !== 'string' || backend === '') {
-    throw new ShapeError('blockedThreshold: backend', { expected: "a backend name ('wasm', 'cpu', …)", received: describeValue(backend), fix: 'omit it for the active backend' });
+    throw new ShapeError('blockedThreshold: backend', {
+      expected: "a backend name ('wasm', 'cpu', …)",
+      received: describeValue(backend),
+      fix: 'omit it for the active backend',
+    });
   }
   return backend === 'wasm' ? BLOCKED_THRESHOLD.wasm : BLOCKED_THRESHOLD.cpu;
 }
 
 /** α = softmax(s + ln w (+ causal)): `[B, H, N, N]`, and the value maps `[B, H, N, d_v]`. */
-function weightsAndValues(u: Field, params: AttentionParameters, sizes: AttentionSizes, causal: boolean): { alpha: tf.Tensor4D; v: tf.Tensor4D } {
+function weightsAndValues(
+  u: Field,
+  params: AttentionParameters,
+  sizes: AttentionSizes,
+  causal: boolean,
+): { alpha: tf.Tensor4D; v: tf.Tensor4D } {
   const { q, k, v } = headMaps(u, params, sizes, causal);
   const bias = quadratureScoreBias(u, causal); // [B|1, 1, N|1, N]
   const scores = tf.mul(tf.matMul(q, k, false, true), sizes.scale); // [B, H, N, N]
@@ -94,7 +103,7 @@ export function integralAttention(u: Field, params: AttentionParameters, options
   checkField('integralAttention', u);
   const sizes = attentionSizes(params, u.features, options);
   const values = tf.tidy(() => {
-    const [b, n] = u.values.shape;
+    const n = u.tokens;
     let context: tf.Tensor4D; // [B, H, N, d_v]: Σ_l α_kl V_l per head
     const path = attentionPath(options, n);
     if (path === 'blocked') {
@@ -105,12 +114,11 @@ export function integralAttention(u: Field, params: AttentionParameters, options
       const { alpha, v } = weightsAndValues(u, params, sizes, options.causal ?? false);
       context = tf.matMul(alpha, v);
     }
-    const merged = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [b * n, sizes.heads * sizes.valueWidth]); // [B·N, H·d_v]
-    const projected = tf.matMul(merged, params.wo); // [B·N, d_out] = Σ_m context_m W^O_m
-    const out = params.bo === undefined ? projected : tf.add(projected, params.bo);
-    return tf.reshape(out, [b, n, sizes.outputFeatures]) as tf.Tensor3D; // [B, N, d_out]
+    return mergeHeads(context, params, sizes); // [B, N, d_out]
   });
-  return sizes.outputFeatures === u.features ? u.withValues(values) : u.onFeatureGrid(values, featureGrid(sizes.outputFeatures));
+  return sizes.outputFeatures === u.features
+    ? u.withValues(values)
+    : u.onFeatureGrid(values, featureGrid(sizes.outputFeatures));
 }
 
 /**
@@ -139,7 +147,7 @@ export function attentionWeights(u: Field, params: AttentionParameters, options:
 }
 
 /**
- * Head m's folded value map `W^V_m W^O_m`: `[H, d, d_out]` (the head integral's integrand, SPEC §1).
+ * Head m's folded value map `W^V_m W^O_m`: `[H, d, d_out]` (the head integral's integrand, docs/integral-attention.md).
  * `A[u] = Σ_m α_m (u W^V_m W^O_m + b^V_m W^O_m) + b^O`. The caller owns the result.
  */
 export function foldedValueMaps(params: AttentionParameters, options: AttentionOptions = {}): tf.Tensor3D {
@@ -170,6 +178,14 @@ export class IntegralAttention implements VectorField, HasParameters {
 
   evaluate(u: Field, _t: number): Field {
     return integralAttention(u, this.params, this.options);
+  }
+
+  /**
+   * `A[u]` at the points of `at` (queries from `at`'s values, keys and values from u with u's quadrature):
+   * `[B, M, d_out]` on `at`'s token grid. See {@link integralAttentionAt}.
+   */
+  evaluateAt(u: Field, at: Field, _t = 0): Field {
+    return integralAttentionAt(u, at, this.params, this.options);
   }
 
   parameters(): readonly tf.Variable[] {

@@ -1,8 +1,8 @@
 /**
  * The controls θ of integral attention (paper §3): feature kernels W^Q, W^K, W^V on Ω_y × Ω_y, the
- * output kernel W^O, and optional bias functions (SPEC [ext]).
+ * output kernel W^O, and optional bias functions (docs/integral-attention.md).
  *
- * Discretised with the feature weights folded in (SPEC §2), a kernel is a matrix acting on the right:
+ * Discretised with the feature weights folded in (docs/domains-and-quadrature.md), a kernel is a matrix acting on the right:
  * `Q = u W^Q + b^Q`. Shapes, for H heads of key width d_k and value width d_v:
  * `wq, wk: [d, H·d_k]`, `wv: [d, H·d_v]`, `wo: [H·d_v, d_out]`, `bq, bk: [H·d_k]`, `bv: [H·d_v]`, `bo: [d_out]`.
  * Head m uses the columns `m·d_k … (m+1)·d_k − 1` (PyTorch's and GPT-2's layout).
@@ -72,14 +72,26 @@ function tensorOfRank(name: string, t: unknown, rank: number): tf.Tensor {
 /** Checks `implementation` and `block` (the evaluation path options); throws a {@link ShapeError}. */
 export function checkEvaluationOptions(options: AttentionOptions): void {
   if (typeof options !== 'object' || options === null) {
-    throw new ShapeError('attention options', { expected: 'an options object (or nothing)', received: describeValue(options), fix: 'pass { heads, causal, implementation, block } or omit it' });
+    throw new ShapeError('attention options', {
+      expected: 'an options object (or nothing)',
+      received: describeValue(options),
+      fix: 'pass { heads, causal, implementation, block } or omit it',
+    });
   }
   const impl = options.implementation ?? 'auto';
   if (impl !== 'plain' && impl !== 'blocked' && impl !== 'fused' && impl !== 'auto') {
-    throw new ShapeError('attention options: implementation', { expected: "'plain', 'blocked', 'fused' or 'auto'", received: describeValue(impl), fix: "omit it for 'auto'" });
+    throw new ShapeError('attention options: implementation', {
+      expected: "'plain', 'blocked', 'fused' or 'auto'",
+      received: describeValue(impl),
+      fix: "omit it for 'auto'",
+    });
   }
   if (options.block !== undefined && (!Number.isInteger(options.block) || options.block < 1)) {
-    throw new ShapeError('attention options: block', { expected: 'an integer ≥ 1', received: describeValue(options.block), fix: 'e.g. block: 128' });
+    throw new ShapeError('attention options: block', {
+      expected: 'an integer ≥ 1',
+      received: describeValue(options.block),
+      fix: 'e.g. block: 128',
+    });
   }
 }
 
@@ -87,7 +99,11 @@ export function checkEvaluationOptions(options: AttentionOptions): void {
  * Checks the parameters against the field's feature count and the number of heads and returns the sizes.
  * Throws a {@link ShapeError} naming the offending parameter and every shape.
  */
-export function attentionSizes(params: AttentionParameters, features: number, options: AttentionOptions = {}): AttentionSizes {
+export function attentionSizes(
+  params: AttentionParameters,
+  features: number,
+  options: AttentionOptions = {},
+): AttentionSizes {
   if (typeof params !== 'object' || params === null) {
     throw new ShapeError('attention parameters', {
       expected: 'an object { wq, wk, wv, wo, bq?, bk?, bv?, bo? }',
@@ -109,13 +125,22 @@ export function attentionSizes(params: AttentionParameters, features: number, op
   const wo = tensorOfRank('wo', params.wo, 2);
   const all = `wq ${formatShape(wq.shape)}, wk ${formatShape(wk.shape)}, wv ${formatShape(wv.shape)}, wo ${formatShape(wo.shape)}`;
   const bad = (expected: string, fix: string) =>
-    new ShapeError('attention parameters', { expected, received: `${all} for a field with ${features} features and ${heads} head(s)`, fix });
+    new ShapeError('attention parameters', {
+      expected,
+      received: `${all} for a field with ${features} features and ${heads} head(s)`,
+      fix,
+    });
   if (wq.shape[0] !== features || wk.shape[0] !== features || wv.shape[0] !== features) {
-    throw bad(`wq, wk, wv with ${features} rows (one per input feature)`, 'build the kernels for the field\'s feature count, or transpose PyTorch [out, in] weights');
+    throw bad(
+      `wq, wk, wv with ${features} rows (one per input feature)`,
+      "build the kernels for the field's feature count, or transpose PyTorch [out, in] weights",
+    );
   }
   if (wq.shape[1] !== wk.shape[1]) throw bad('wq and wk of equal width H·d_k', 'give queries and keys the same width');
-  if (wq.shape[1]! % heads !== 0 || wv.shape[1]! % heads !== 0) throw bad(`widths divisible by heads = ${heads}`, 'choose a head count that divides the kernel widths');
-  if (wo.shape[0] !== wv.shape[1]) throw bad('wo with as many rows as wv has columns (H·d_v)', 'wo maps the concatenated heads back to the features');
+  if (wq.shape[1]! % heads !== 0 || wv.shape[1]! % heads !== 0)
+    throw bad(`widths divisible by heads = ${heads}`, 'choose a head count that divides the kernel widths');
+  if (wo.shape[0] !== wv.shape[1])
+    throw bad('wo with as many rows as wv has columns (H·d_v)', 'wo maps the concatenated heads back to the features');
   const keyWidth = wq.shape[1]! / heads;
   const valueWidth = wv.shape[1]! / heads;
   const biases: [string, unknown, number][] = [
@@ -138,7 +163,11 @@ export function attentionSizes(params: AttentionParameters, features: number, op
   checkEvaluationOptions(options);
   const scale = options.scale ?? 1 / Math.sqrt(keyWidth);
   if (!Number.isFinite(scale) || scale <= 0) {
-    throw new ShapeError('attention options: scale', { expected: 'a positive finite number', received: describeValue(scale), fix: 'omit it for 1/√d_k' });
+    throw new ShapeError('attention options: scale', {
+      expected: 'a positive finite number',
+      received: describeValue(scale),
+      fix: 'omit it for 1/√d_k',
+    });
   }
   return { features, heads, keyWidth, valueWidth, outputFeatures: wo.shape[1]!, scale };
 }

@@ -20,7 +20,8 @@ describeEachBackend('quadrature score shift', () => {
     const got = lw.arraySync();
     weights.forEach((row, b) =>
       row.forEach((w, l) => {
-        if (w === 0) expect(got[b]![l]).toBe(Math.fround(MASKED_SCORE)); // stored in float32
+        if (w === 0)
+          expect(got[b]![l]).toBe(Math.fround(MASKED_SCORE)); // stored in float32
         else expect(got[b]![l]).toBeCloseTo(Math.log(w), 6);
       }),
     );

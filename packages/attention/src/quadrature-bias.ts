@@ -1,5 +1,5 @@
 /**
- * The score shift that puts the token quadrature and the causal sub-domain into the softmax (SPEC §2):
+ * The score shift that puts the token quadrature and the causal sub-domain into the softmax (docs/domains-and-quadrature.md):
  * `s_kl + ln w_l`, and `−∞` outside the causal sub-domain.
  *
  * `−∞` is represented by {@link MASKED_SCORE} = −1e30: `exp(−1e30 − max)` is exactly 0 in float32 on every
@@ -27,7 +27,11 @@ export function quadratureLogWeights(u: Field): tf.Tensor2D {
 export function quadratureScoreBias(u: Field, causal: boolean): tf.Tensor4D {
   checkField('quadratureScoreBias', u);
   if (typeof causal !== 'boolean') {
-    throw new ShapeError('quadratureScoreBias: causal', { expected: 'a boolean', received: describeValue(causal), fix: 'pass true for a causal operator, else false' });
+    throw new ShapeError('quadratureScoreBias: causal', {
+      expected: 'a boolean',
+      received: describeValue(causal),
+      fix: 'pass true for a causal operator, else false',
+    });
   }
   return tf.tidy(() => {
     const logW = quadratureLogWeights(u); // [B|1, N]

@@ -4,8 +4,14 @@
 export type Matrix = number[][];
 
 export interface ReferenceParams {
-  wq: Matrix; wk: Matrix; wv: Matrix; wo: Matrix;
-  bq?: number[]; bk?: number[]; bv?: number[]; bo?: number[];
+  wq: Matrix;
+  wk: Matrix;
+  wv: Matrix;
+  wo: Matrix;
+  bq?: number[];
+  bk?: number[];
+  bv?: number[];
+  bo?: number[];
 }
 
 /** A deterministic generator of normal-ish numbers. */

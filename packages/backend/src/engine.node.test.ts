@@ -40,6 +40,8 @@ describe('initEngine (Node)', () => {
     expect(err).toBeInstanceOf(BackendError);
     expect(err).toBeInstanceOf(TideError);
     expect((err as TideError).received).toBe('"gpu"');
-    expect((err as Error).message).toMatch(/expected one of 'auto', 'webgl', 'wasm', 'cpu'.*Fix: pass one of the backends available here: wasm, cpu/);
+    expect((err as Error).message).toMatch(
+      /expected one of 'auto', 'webgl', 'wasm', 'cpu'.*Fix: pass one of the backends available here: wasm, cpu/,
+    );
   });
 });

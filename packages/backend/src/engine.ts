@@ -6,14 +6,21 @@
  * backend that is not available throws a {@link BackendError} listing the ones that are.
  */
 import * as tf from '@tensorflow/tfjs-core';
-// tfjs-core alone registers no gradients in Node (its CJS bundle leaves them out, and its per-file ESM
-// cannot load there). The union package registers every gradient into tfjs's global registry at load,
-// for this same single copy of tfjs-core.
-import '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-cpu';
-import '@tensorflow/tfjs-backend-wasm';
-import '@tensorflow/tfjs-backend-webgl';
+// Registrations, loaded for their side effects. They are namespace imports used below (not bare `import 'x'`)
+// so that the package's declaration files do not import them: a consumer's strict build (without
+// skipLibCheck) then never type-checks tfjs's layers, converter or emscripten typings.
+// tfjs-core alone registers no gradients in Node (its CJS bundle leaves them out, and its per-file ESM cannot
+// load there: `register_all_gradients` imports extension-less paths). The union package registers every
+// gradient into tfjs's global registry at load, for this same single copy of tfjs-core.
+import * as gradients from '@tensorflow/tfjs';
+import * as cpuBackend from '@tensorflow/tfjs-backend-cpu';
+import * as wasmBackend from '@tensorflow/tfjs-backend-wasm';
+import * as webglBackend from '@tensorflow/tfjs-backend-webgl';
 import { BackendError, describeValue } from './errors.js';
+
+/** The modules whose loading registers the backends and gradients (kept so the imports are not elided). */
+const REGISTRATIONS = [gradients, cpuBackend, wasmBackend, webglBackend] as const;
+void REGISTRATIONS;
 
 /** The backends TIDE knows, fastest first. */
 export const BACKEND_NAMES = ['webgl', 'wasm', 'cpu'] as const;
@@ -64,7 +71,10 @@ function isBackendName(value: unknown): value is BackendName {
 }
 
 /** Tries to activate one backend; returns the reason on failure, `undefined` on success. */
-async function tryActivate(name: BackendName, allowHalfPrecision: boolean): Promise<{ reason?: string; float32: boolean }> {
+async function tryActivate(
+  name: BackendName,
+  allowHalfPrecision: boolean,
+): Promise<{ reason?: string; float32: boolean }> {
   let ok: boolean;
   try {
     ok = await tf.setBackend(name);

@@ -60,7 +60,8 @@ export function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
   if (typeof value === 'boolean' || typeof value === 'bigint') return String(value);
   if (Array.isArray(value)) return `an array of length ${value.length}`;
-  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name} of length ${(value as unknown as ArrayLike<number>).length}`;
+  if (ArrayBuffer.isView(value))
+    return `a ${value.constructor.name} of length ${'length' in value ? Number(value.length) : value.byteLength}`;
   if (typeof value === 'object') {
     const shape = (value as { shape?: unknown }).shape;
     if (Array.isArray(shape)) return `a tensor of shape ${formatShape(shape as number[])}`;

@@ -6,6 +6,9 @@
  *
  * @packageDocumentation
  */
+// tfjs-core's typings use the global `Long` of @types/long (one of its dependencies): referenced here so a
+// consumer's strict build compiles without skipLibCheck even when its tsconfig restricts `types`.
+/// <reference types="long" preserve="true" />
 export * as tf from '@tensorflow/tfjs-core';
 export { TideError, BackendError, formatShape, describeValue, invariant } from './errors.js';
 export type { TideErrorDetails } from './errors.js';

@@ -6,12 +6,16 @@
 /** The slope p of the least-squares line through (log h_i, log err_i). Needs ≥ 2 positive pairs. */
 export function convergenceOrder(h: readonly number[], error: readonly number[]): number {
   if (h.length !== error.length || h.length < 2) {
-    throw new Error(`convergenceOrder: expected ≥ 2 pairs of equal length, received ${h.length} step sizes and ${error.length} errors`);
+    throw new Error(
+      `convergenceOrder: expected ≥ 2 pairs of equal length, received ${h.length} step sizes and ${error.length} errors`,
+    );
   }
   const xs = h.map(Math.log);
   const ys = error.map(Math.log);
   if (![...xs, ...ys].every(Number.isFinite)) {
-    throw new Error(`convergenceOrder: step sizes and errors must be positive and finite (h = ${h.join(', ')}; error = ${error.join(', ')})`);
+    throw new Error(
+      `convergenceOrder: step sizes and errors must be positive and finite (h = ${h.join(', ')}; error = ${error.join(', ')})`,
+    );
   }
   const mx = xs.reduce((a, b) => a + b, 0) / xs.length;
   const my = ys.reduce((a, b) => a + b, 0) / ys.length;

@@ -22,8 +22,11 @@ export type TreeLike = TensorTree | object;
 /** A parameter tree is malformed, or two trees do not have the same structure. */
 export class TreeError extends TideError {}
 
+/** A plain object (`{…}` or `Object.create(null)`): a Map, Set, Date or class instance is not a tree node. */
 function isPlainObject(value: unknown): value is Record<string, TreeLike> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof tf.Tensor);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
 }
 
 function walk(tree: TreeLike | undefined, path: string, visit: (leaf: tf.Tensor, path: string) => void): void {
@@ -38,7 +41,11 @@ function walk(tree: TreeLike | undefined, path: string, visit: (leaf: tf.Tensor,
     return;
   }
   if (!isPlainObject(tree)) {
-    throw new TreeError(`parameter tree at "${path || '(root)'}"`, { expected: 'a tensor, an array or an object of tensors', received: describeValue(tree), fix: 'build parameter trees from tensors only' });
+    throw new TreeError(`parameter tree at "${path || '(root)'}"`, {
+      expected: 'a tensor, an array or an object of tensors',
+      received: describeValue(tree),
+      fix: 'build parameter trees from tensors only',
+    });
   }
   for (const key of Object.keys(tree)) walk(tree[key], `${prefix}${key}`, visit);
 }
@@ -59,9 +66,14 @@ function rebuild(tree: TreeLike | undefined, path: string, leaf: (t: tf.Tensor, 
   if (tree === undefined) return undefined;
   if (tree instanceof tf.Tensor) return leaf(tree, path);
   const prefix = path === '' ? '' : `${path}.`;
-  if (Array.isArray(tree)) return (tree as readonly TreeLike[]).map((child, i) => rebuild(child, `${prefix}${i}`, leaf));
+  if (Array.isArray(tree))
+    return (tree as readonly TreeLike[]).map((child, i) => rebuild(child, `${prefix}${i}`, leaf));
   if (!isPlainObject(tree)) {
-    throw new TreeError(`parameter tree at "${path || '(root)'}"`, { expected: 'a tensor, an array or an object of tensors', received: describeValue(tree), fix: 'build parameter trees from tensors only' });
+    throw new TreeError(`parameter tree at "${path || '(root)'}"`, {
+      expected: 'a tensor, an array or an object of tensors',
+      received: describeValue(tree),
+      fix: 'build parameter trees from tensors only',
+    });
   }
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(tree)) out[key] = rebuild(tree[key], `${prefix}${key}`, leaf);
@@ -73,47 +85,83 @@ function rebuild(tree: TreeLike | undefined, path: string, leaf: (t: tf.Tensor, 
  * The caller owns the new leaves.
  */
 export function mapTree<T extends TreeLike>(tree: T, f: (leaf: tf.Tensor, path: string) => tf.Tensor): T {
-  const out: unknown = rebuild(tree, '', f);
-  return out as T;
+  const made: tf.Tensor[] = [];
+  try {
+    const out: unknown = rebuild(tree, '', (leaf, path) => {
+      const t = f(leaf, path);
+      if (t !== leaf) made.push(t);
+      return t;
+    });
+    return out as T;
+  } catch (error) {
+    tf.dispose(made); // a failure part-way leaves none of the new leaves behind
+    throw error;
+  }
 }
 
 /**
  * Combines two trees of the same structure leaf by leaf: `f(a_leaf, b_leaf, path)`. Throws a {@link TreeError}
  * naming the first path where the structures or shapes differ.
  */
-export function zipTrees<T extends TreeLike>(a: T, b: T, f: (x: tf.Tensor, y: tf.Tensor, path: string) => tf.Tensor): T {
+export function zipTrees<T extends TreeLike>(
+  a: T,
+  b: T,
+  f: (x: tf.Tensor, y: tf.Tensor, path: string) => tf.Tensor,
+): T {
   const other = flattenTree(b);
   const mine = treeLeaves(a);
   if (mine.length !== other.size) {
-    const missing = mine.find(([p]) => !other.has(p))?.[0] ?? [...other.keys()].find((p) => !mine.some(([q]) => q === p));
-    throw new TreeError('zipTrees', { expected: 'two trees with the same paths', received: `${mine.length} and ${other.size} leaves (first difference at "${missing}")`, fix: 'combine parameters of models with the same architecture' });
+    const missing =
+      mine.find(([p]) => !other.has(p))?.[0] ?? [...other.keys()].find((p) => !mine.some(([q]) => q === p));
+    throw new TreeError('zipTrees', {
+      expected: 'two trees with the same paths',
+      received: `${mine.length} and ${other.size} leaves (first difference at "${missing}")`,
+      fix: 'combine parameters of models with the same architecture',
+    });
   }
-  return mapTree(a, (x, path) => {
+  // Check every path and shape before combining anything, so that a mismatch allocates nothing.
+  for (const [path, x] of mine) {
     const y = other.get(path);
     if (y === undefined || y.shape.length !== x.shape.length || y.shape.some((s, i) => s !== x.shape[i])) {
-      throw new TreeError(`zipTrees at "${path}"`, { expected: `a tensor of shape [${x.shape.join(', ')}]`, received: describeValue(y), fix: 'combine parameters of models with the same architecture' });
+      throw new TreeError(`zipTrees at "${path}"`, {
+        expected: `a tensor of shape [${x.shape.join(', ')}]`,
+        received: describeValue(y),
+        fix: 'combine parameters of models with the same architecture',
+      });
     }
-    return f(x, y, path);
-  });
+  }
+  return mapTree(a, (x, path) => f(x, other.get(path)!, path));
 }
 
 /**
  * Builds a tree from tensors keyed by dotted paths: a segment of digits is an array index, any other segment
  * an object key. Throws a {@link TreeError} for an array with holes or a path that is both a leaf and a node.
  */
-export function unflattenTree<T extends TreeLike>(leaves: ReadonlyMap<string, tf.Tensor> | Iterable<[string, tf.Tensor]>): T {
+export function unflattenTree<T extends TreeLike>(
+  leaves: ReadonlyMap<string, tf.Tensor> | Iterable<[string, tf.Tensor]>,
+): T {
   const root: Record<string, unknown> = {};
   for (const [path, leaf] of leaves) {
     const parts = path.split('.');
     let node: Record<string, unknown> = root;
     parts.forEach((part, i) => {
       if (i === parts.length - 1) {
-        if (node[part] !== undefined) throw new TreeError(`parameter path "${path}"`, { expected: 'each path once, and never both a leaf and a prefix', received: 'a repeated path', fix: 'give every tensor its own path' });
+        if (node[part] !== undefined)
+          throw new TreeError(`parameter path "${path}"`, {
+            expected: 'each path once, and never both a leaf and a prefix',
+            received: 'a repeated path',
+            fix: 'give every tensor its own path',
+          });
         node[part] = leaf;
         return;
       }
       const next = node[part];
-      if (next instanceof tf.Tensor) throw new TreeError(`parameter path "${path}"`, { expected: 'each path once, and never both a leaf and a prefix', received: `"${parts.slice(0, i + 1).join('.')}" is a tensor`, fix: 'give every tensor its own path' });
+      if (next instanceof tf.Tensor)
+        throw new TreeError(`parameter path "${path}"`, {
+          expected: 'each path once, and never both a leaf and a prefix',
+          received: `"${parts.slice(0, i + 1).join('.')}" is a tensor`,
+          fix: 'give every tensor its own path',
+        });
       node = (next as Record<string, unknown> | undefined) ?? (node[part] = {});
     });
   }
@@ -123,7 +171,12 @@ export function unflattenTree<T extends TreeLike>(leaves: ReadonlyMap<string, tf
     if (entries.length > 0 && entries.every(([k]) => /^\d+$/.test(k))) {
       const list: unknown[] = [];
       for (const [k, v] of entries) list[Number(k)] = arrays(v, `${path}${k}.`);
-      if (list.length !== entries.length) throw new TreeError(`parameter paths under "${path.slice(0, -1)}"`, { expected: 'array indices 0, 1, … without gaps', received: `indices ${entries.map(([k]) => k).join(', ')}`, fix: 'number layers from 0 without gaps' });
+      if (list.length !== entries.length)
+        throw new TreeError(`parameter paths under "${path.slice(0, -1)}"`, {
+          expected: 'array indices 0, 1, … without gaps',
+          received: `indices ${entries.map(([k]) => k).join(', ')}`,
+          fix: 'number layers from 0 without gaps',
+        });
       return list;
     }
     return Object.fromEntries(entries.map(([k, v]) => [k, arrays(v, `${path}${k}.`)]));

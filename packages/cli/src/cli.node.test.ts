@@ -5,11 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { tf } from '@tide/backend';
+import { BACKEND_NAMES, tf } from '@tide/backend';
 import { FIXTURE_NAMES, fixtureDir, fixtureIO, maxAbsDiff, parityTolerance } from '@tide/fixtures';
 import { readSafetensors, writeSafetensors } from '@tide/formats';
+import { SCHEME_NAMES } from '@tide/transformer';
 import { loadCheckpoint } from '@tide/transformer/node';
-import { DEFAULT_MODEL_DIR, runCli } from './cli.js';
+import { DEFAULT_MODEL_DIR, HELP_BACKENDS, HELP_SCHEMES, runCli } from './cli.js';
 
 const work = mkdtempSync(join(tmpdir(), 'tide-cli-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -30,7 +31,17 @@ describe('tide forward', () => {
   for (const backend of ['cpu', 'wasm']) {
     it.each(FIXTURE_NAMES)(`%s matches PyTorch through the CLI on ${backend}`, async (name) => {
       const output = join(work, `${name}-${backend}.safetensors`);
-      const r = await tide('forward', '--model', fixtureDir(name), '--input', join(fixtureDir(name), 'io.safetensors'), '--output', output, '--backend', backend);
+      const r = await tide(
+        'forward',
+        '--model',
+        fixtureDir(name),
+        '--input',
+        join(fixtureDir(name), 'io.safetensors'),
+        '--output',
+        output,
+        '--backend',
+        backend,
+      );
       expect(r.err).toEqual([]);
       expect(r.code).toBe(0);
       expect(r.out[0]).toMatch(new RegExp(`on ${backend}: output`));
@@ -44,7 +55,19 @@ describe('tide forward', () => {
 
   it('runs refined schemes on a pre-LN model (--scheme rk4 --steps-per-layer 4)', async () => {
     const output = join(work, 'refined.safetensors');
-    const r = await tide('forward', '--model', fixtureDir('gpt2-tiny'), '--input', join(fixtureDir('gpt2-tiny'), 'io.safetensors'), '--output', output, '--scheme', 'rk4', '--steps-per-layer', '4');
+    const r = await tide(
+      'forward',
+      '--model',
+      fixtureDir('gpt2-tiny'),
+      '--input',
+      join(fixtureDir('gpt2-tiny'), 'io.safetensors'),
+      '--output',
+      output,
+      '--scheme',
+      'rk4',
+      '--steps-per-layer',
+      '4',
+    );
     expect(r.code).toBe(0);
     expect(r.out[0]).toMatch(/pre-LN rk4, 4 step\(s\) per layer/);
     expect(existsSync(output)).toBe(true);
@@ -69,25 +92,49 @@ describe('tide: errors are one line, a non-zero exit and no output file', () => 
   it('a truncated or malformed input file', async () => {
     const truncated = join(work, 'truncated.safetensors');
     writeFileSync(truncated, readFileSync(input).subarray(0, 200));
-    await expectFailure(['forward', '--model', model, '--input', truncated, '--output', '@out'], /truncated\.safetensors.*(truncated|header)/);
+    await expectFailure(
+      ['forward', '--model', model, '--input', truncated, '--output', '@out'],
+      /truncated\.safetensors.*(truncated|header)/,
+    );
     const garbage = join(work, 'garbage.safetensors');
     writeFileSync(garbage, Buffer.from('not a safetensors file at all'));
-    await expectFailure(['forward', '--model', model, '--input', garbage, '--output', '@out'], /garbage\.safetensors: header/);
+    await expectFailure(
+      ['forward', '--model', model, '--input', garbage, '--output', '@out'],
+      /garbage\.safetensors: header/,
+    );
   });
 
   it('a missing, misshapen or non-finite input tensor', async () => {
     const wrongName = join(work, 'wrong-name.safetensors');
     writeFileSync(wrongName, writeSafetensors({ x: { dtype: 'F32', shape: [1, 2, 16], data: new Float32Array(32) } }));
-    await expectFailure(['forward', '--model', model, '--input', wrongName, '--output', '@out'], /wrong-name\.safetensors: tensor "input": expected float32 hidden states \[B, N, 16\], received no such tensor \(found: x\)/);
+    await expectFailure(
+      ['forward', '--model', model, '--input', wrongName, '--output', '@out'],
+      /wrong-name\.safetensors: tensor "input": expected float32 hidden states \[B, N, 16\], received no such tensor \(found: x\)/,
+    );
     const wrongShape = join(work, 'wrong-shape.safetensors');
-    writeFileSync(wrongShape, writeSafetensors({ input: { dtype: 'F32', shape: [1, 2, 8], data: new Float32Array(16) } }));
-    await expectFailure(['forward', '--model', model, '--input', wrongShape, '--output', '@out'], /tensor "input": expected float32 hidden states \[B ≥ 1, N ≥ 1, 16\], received a tensor of shape \[1, 2, 8\]/);
+    writeFileSync(
+      wrongShape,
+      writeSafetensors({ input: { dtype: 'F32', shape: [1, 2, 8], data: new Float32Array(16) } }),
+    );
+    await expectFailure(
+      ['forward', '--model', model, '--input', wrongShape, '--output', '@out'],
+      /tensor "input": expected float32 hidden states \[B ≥ 1, N ≥ 1, 16\], received a tensor of shape \[1, 2, 8\]/,
+    );
     const nan = join(work, 'nan.safetensors');
-    writeFileSync(nan, writeSafetensors({ input: { dtype: 'F32', shape: [1, 1, 16], data: new Float32Array(16).fill(NaN) } }));
-    await expectFailure(['forward', '--model', model, '--input', nan, '--output', '@out'], /tensor "input": expected finite values, received NaN or ±Inf/);
+    writeFileSync(
+      nan,
+      writeSafetensors({ input: { dtype: 'F32', shape: [1, 1, 16], data: new Float32Array(16).fill(NaN) } }),
+    );
+    await expectFailure(
+      ['forward', '--model', model, '--input', nan, '--output', '@out'],
+      /tensor "input": expected finite values, received NaN or ±Inf/,
+    );
     const ids = join(work, 'ids.safetensors');
     writeFileSync(ids, writeSafetensors({ input_ids: { dtype: 'I64', shape: [1, 2], data: [1, 77] } }));
-    await expectFailure(['forward', '--model', fixtureDir('gpt2-tiny'), '--input', ids, '--output', '@out'], /tensor "input_ids": expected token ids in 0…49, received 77 at index 1/);
+    await expectFailure(
+      ['forward', '--model', fixtureDir('gpt2-tiny'), '--input', ids, '--output', '@out'],
+      /tensor "input_ids": expected token ids in 0…49, received 77 at index 1/,
+    );
   });
 
   it('a config that does not match the weights, and a broken checkpoint folder', async () => {
@@ -95,25 +142,86 @@ describe('tide: errors are one line, a non-zero exit and no output file', () => 
     copyFileSync(join(model, 'model.safetensors'), join(broken, 'model.safetensors'));
     const cfg = JSON.parse(readFileSync(join(model, 'config.json'), 'utf8'));
     writeFileSync(join(broken, 'config.json'), JSON.stringify({ ...cfg, dim_feedforward: 32 }));
-    await expectFailure(['forward', '--model', broken, '--input', input, '--output', '@out'], /"layers\.0\.linear1\.weight": expected shape \[32, 16\] \(from config\.json\), received \[24, 16\]/);
+    await expectFailure(
+      ['forward', '--model', broken, '--input', input, '--output', '@out'],
+      /"layers\.0\.linear1\.weight": expected shape \[32, 16\] \(from config\.json\), received \[24, 16\]/,
+    );
     writeFileSync(join(broken, 'config.json'), JSON.stringify({ ...cfg, num_layers: 3 }));
-    await expectFailure(['forward', '--model', broken, '--input', input, '--output', '@out'], /"layers\.2\.norm1\.weight": expected a tensor of shape \[16\] \(torch nn\.TransformerEncoder layout\), received no such key/);
+    await expectFailure(
+      ['forward', '--model', broken, '--input', input, '--output', '@out'],
+      /"layers\.2\.norm1\.weight": expected a tensor of shape \[16\] \(torch nn\.TransformerEncoder layout\), received no such key/,
+    );
     writeFileSync(join(broken, 'config.json'), '{ not json');
-    await expectFailure(['forward', '--model', broken, '--input', input, '--output', '@out'], /config\.json: expected valid JSON/);
+    await expectFailure(
+      ['forward', '--model', broken, '--input', input, '--output', '@out'],
+      /config\.json: expected valid JSON/,
+    );
     writeFileSync(join(broken, 'config.json'), JSON.stringify({ model_type: 'bert' }));
-    await expectFailure(['forward', '--model', broken, '--input', input, '--output', '@out'], /expected "model_type": "gpt2" or "format": "torch-transformer-encoder"/);
-    await expectFailure(['forward', '--model', join(work, 'nowhere'), '--input', input, '--output', '@out'], /nowhere: expected a model folder/);
+    await expectFailure(
+      ['forward', '--model', broken, '--input', input, '--output', '@out'],
+      /expected "model_type": "gpt2" or "format": "torch-transformer-encoder"/,
+    );
+    await expectFailure(
+      ['forward', '--model', join(work, 'nowhere'), '--input', input, '--output', '@out'],
+      /nowhere: expected a model folder/,
+    );
   });
 
   it('an unknown backend, scheme or option, and a missing argument', async () => {
-    await expectFailure(['forward', '--model', model, '--input', input, '--output', '@out', '--backend', 'cuda'], /--backend: expected auto or one of webgl, wasm, cpu, received "cuda"/, 2);
-    await expectFailure(['forward', '--model', model, '--input', input, '--output', '@out', '--backend', 'webgl'], /registered in this node environment \(wasm, cpu\)/, 1);
-    await expectFailure(['forward', '--model', model, '--input', input, '--output', '@out', '--scheme', 'rk4'], /post-LN layers are projections/, 2);
-    await expectFailure(['forward', '--model', model, '--input', input, '--output', '@out', '--scheme', 'exact', '--steps-per-layer', '2'], /scheme exact: expected one step per layer/, 2);
-    await expectFailure(['forward', '--model', model, '--input', input, '--output', '@out', '--scheme', 'midpoint'], /scheme: expected one of exact, lie, strang, euler, heun, rk4, received "midpoint"/, 2);
-    await expectFailure(['forward', '--model', model, '--input', input], /--output is required/, 2);
-    await expectFailure(['forward', '--model', model, '--input', input, '--output', '@out', '--colour', 'red'], /unknown option --colour/, 2);
-    await expectFailure(['fly'], /unknown command "fly"/, 2);
+    await expectFailure(
+      ['forward', '--model', model, '--input', input, '--output', '@out', '--backend', 'cuda'],
+      /option '--backend <name>' argument 'cuda' is invalid\. Allowed choices are auto, webgl, wasm, cpu/,
+      2,
+    );
+    await expectFailure(
+      ['forward', '--model', model, '--input', input, '--output', '@out', '--backend', 'webgl'],
+      /registered in this node environment \(wasm, cpu\)/,
+      1,
+    );
+    await expectFailure(
+      ['forward', '--model', model, '--input', input, '--output', '@out', '--scheme', 'rk4'],
+      /post-LN layers are projections/,
+      2,
+    );
+    await expectFailure(
+      [
+        'forward',
+        '--model',
+        model,
+        '--input',
+        input,
+        '--output',
+        '@out',
+        '--scheme',
+        'exact',
+        '--steps-per-layer',
+        '2',
+      ],
+      /scheme exact: expected one step per layer/,
+      2,
+    );
+    await expectFailure(
+      ['forward', '--model', model, '--input', input, '--output', '@out', '--scheme', 'midpoint'],
+      /scheme: expected one of exact, lie, strang, euler, heun, rk4, received "midpoint"/,
+      2,
+    );
+    await expectFailure(
+      ['forward', '--model', model, '--input', input],
+      /required option '--output <file>' not specified/,
+      2,
+    );
+    await expectFailure(
+      ['forward', '--model', model, '--input', input, '--output', '@out', '--colour', 'red'],
+      /unknown option '--colour'/,
+      2,
+    );
+    await expectFailure(['fly'], /unknown command 'fly'/, 2);
+    await expectFailure(
+      ['forward', '--model', model, '--input', input, '--output', '@out', '--steps-per-layer', 'two'],
+      /option '--steps-per-layer <k>' argument 'two' is invalid\. expected an integer ≥ 1, received "two"/,
+      2,
+    );
+    await expectFailure(['generate', '--model', model], /pass --prompt TEXT or --ids 1,2,3/, 2);
   });
 });
 
@@ -124,8 +232,36 @@ describe('tide generate, inspect and run', () => {
     const ids = greedy.out[0]!.split(',').map(Number);
     expect(ids.slice(0, 3)).toEqual([3, 17, 42]);
     expect(ids).toHaveLength(8);
-    const a = await tide('generate', '--model', fixtureDir('gpt2-tiny'), '--ids', '3,17', '--tokens', '6', '--temperature', '1.5', '--top-k', '10', '--seed', '4');
-    const b = await tide('generate', '--model', fixtureDir('gpt2-tiny'), '--ids', '3,17', '--tokens', '6', '--temperature', '1.5', '--top-k', '10', '--seed', '4');
+    const a = await tide(
+      'generate',
+      '--model',
+      fixtureDir('gpt2-tiny'),
+      '--ids',
+      '3,17',
+      '--tokens',
+      '6',
+      '--temperature',
+      '1.5',
+      '--top-k',
+      '10',
+      '--seed',
+      '4',
+    );
+    const b = await tide(
+      'generate',
+      '--model',
+      fixtureDir('gpt2-tiny'),
+      '--ids',
+      '3,17',
+      '--tokens',
+      '6',
+      '--temperature',
+      '1.5',
+      '--top-k',
+      '10',
+      '--seed',
+      '4',
+    );
     expect(a.out).toEqual(b.out);
     const text = await tide('generate', '--model', DEFAULT_MODEL_DIR, '--prompt', 'Hello', '--tokens', '4');
     expect(text.out[0]!.startsWith('Hello')).toBe(true);
@@ -150,8 +286,12 @@ describe('tide generate, inspect and run', () => {
     expect(r.code).toBe(0);
     const text = r.out.join('\n');
     expect(existsSync(join(report, 'index.html'))).toBe(true);
-    expect(r.out[0]).toMatch(/^tide: engine wasm, attention plain up to 128 tokens, query-blocked beyond; model embedded default$/);
-    expect(text).toMatch(/measured orders on this model .*: lie -?[\d.]+, strang -?[\d.]+, heun -?[\d.]+, rk4 -?[\d.]+/);
+    expect(r.out[0]).toMatch(
+      /^tide: engine wasm, attention plain up to 128 tokens, query-blocked beyond; model embedded default$/,
+    );
+    expect(text).toMatch(
+      /measured orders on this model .*: lie -?[\d.]+, strang -?[\d.]+, heun -?[\d.]+, rk4 -?[\d.]+/,
+    );
     expect(text).toMatch(/generated with the exact scheme/);
     expect(text).toMatch(/exact \(Lie, Δt = 1\)\s+0\.00e\+0\s+0\.00e\+0/);
     expect(text).toMatch(/RK4, 4 steps\/layer/);
@@ -160,7 +300,15 @@ describe('tide generate, inspect and run', () => {
   it('--help lists the commands', async () => {
     const r = await tide('--help');
     expect(r.code).toBe(0);
-    expect(r.out[0]).toMatch(/tide forward --model DIR --input FILE --output FILE/);
+    expect(r.out.join('\n')).toMatch(/Commands:[\s\S]*forward \[options\][\s\S]*train \[options\]/);
+    const forwardHelp = await tide('forward', '--help');
+    expect(forwardHelp.code).toBe(0);
+    expect(forwardHelp.out.join('\n')).toMatch(/--model <dir>[\s\S]*--steps-per-layer <k>[\s\S]*--backend <name>/);
+  });
+
+  it("the help lists exactly the library's schemes and backends", async () => {
+    expect([...HELP_SCHEMES].sort()).toEqual([...SCHEME_NAMES].sort());
+    expect([...HELP_BACKENDS].sort()).toEqual(['auto', ...BACKEND_NAMES].sort());
   });
 });
 
@@ -172,10 +320,35 @@ describe('tide train', () => {
     const work = mkdtempSync(join(tmpdir(), 'tide-train-cli-'));
     const dataFile = fileURLToPath(new URL('../../../data/moby-dick.txt', import.meta.url));
     const dir = join(work, 'cli');
-    const code = await runCli(['train', '--data', dataFile, '--out', dir, '--steps', '4', '--batch', '2', '--context', '8', '--d-model', '8', '--heads', '2', '--layers', '1', '--eval-every', '2', '--backend', 'cpu'], io);
+    const code = await runCli(
+      [
+        'train',
+        '--data',
+        dataFile,
+        '--out',
+        dir,
+        '--steps',
+        '4',
+        '--batch',
+        '2',
+        '--context',
+        '8',
+        '--d-model',
+        '8',
+        '--heads',
+        '2',
+        '--layers',
+        '1',
+        '--eval-every',
+        '2',
+        '--backend',
+        'cpu',
+      ],
+      io,
+    );
     expect(err).toEqual([]);
     expect(code).toBe(0);
-    expect(out.join('\n')).toMatch(/step 4\/4 loss [\d.]+ val [\d.]+ lr .* tok\/s/);
+    expect(out.join('\n')).toMatch(/tide train: 4\/4 loss [\d.]+ val [\d.]+ lr .* tok\/s/);
     expect(out.at(-1)).toMatch(/validation loss [\d.]+ \(nats\/char\); checkpoint in/);
     const trained = loadCheckpoint(dir);
     expect(trained.config.numLayers).toBe(1);

@@ -5,9 +5,10 @@
  *
  * @packageDocumentation
  */
-export { runCli, describeModel, DEFAULT_MODEL_DIR } from './cli.js';
+export { runCli, DEFAULT_MODEL_DIR } from './cli.js';
+export { describeModel } from './commands.js';
 export type { CliIO } from './cli.js';
 export { runStudy } from './study.js';
-export type { StudyResult } from './study.js';
+export type { StudyProgress, StudyResult } from './study.js';
 export { writeReport, reportCharts } from './report.js';
 export type { ReportData } from './report.js';

@@ -14,7 +14,12 @@ it('the report page renders every chart with data', async () => {
   expect(doc.querySelector('h1')?.textContent).toMatch(/integro-differential/);
   const figures = [...doc.querySelectorAll<HTMLElement>('figure[data-chart]')];
   expect(figures.map((f) => f.dataset['chart'])).toEqual(['kernels', 'trajectories', 'constraint', 'refinement']);
-  const minimumMarks: Record<string, number> = { kernels: 16 * 24 * 24, trajectories: 24, constraint: 8, refinement: 4 };
+  const minimumMarks: Record<string, number> = {
+    kernels: 16 * 24 * 24,
+    trajectories: 24,
+    constraint: 8,
+    refinement: 4,
+  };
   for (const figure of figures) {
     const name = figure.dataset['chart']!;
     const svg = figure.querySelector('svg');
@@ -22,7 +27,9 @@ it('the report page renders every chart with data', async () => {
     const box = svg!.getBoundingClientRect();
     expect(box.width, name).toBeGreaterThan(200);
     expect(box.height, name).toBeGreaterThan(150);
-    const marks = svg!.querySelectorAll('g.mark-rect path, g.mark-line path, g.mark-symbol path, g.mark-rect rect').length;
+    const marks = svg!.querySelectorAll(
+      'g.mark-rect path, g.mark-line path, g.mark-symbol path, g.mark-rect rect',
+    ).length;
     expect(marks, `${name}: rendered marks`).toBeGreaterThanOrEqual(minimumMarks[name]!);
     expect(svg!.outerHTML, name).not.toMatch(/NaN|Infinity/);
   }

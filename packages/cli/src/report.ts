@@ -18,13 +18,32 @@ export interface ReportData {
   readonly summary: readonly string[];
   readonly text: { readonly prompt: string; readonly generated: string };
   /** γ per layer and head on the first tokens. */
-  readonly kernels: readonly { readonly layer: number; readonly head: number; readonly tokens: readonly string[]; readonly gamma: readonly (readonly number[])[] }[];
+  readonly kernels: readonly {
+    readonly layer: number;
+    readonly head: number;
+    readonly tokens: readonly string[];
+    readonly gamma: readonly (readonly number[])[];
+  }[];
   /** Per token, its 2-D projection at each saved time. */
-  readonly trajectories: readonly { readonly token: string; readonly t: number; readonly pc1: number; readonly pc2: number }[];
+  readonly trajectories: readonly {
+    readonly token: string;
+    readonly t: number;
+    readonly pc1: number;
+    readonly pc2: number;
+  }[];
   /** Mean distance to S₁ before and after each projection sub-step. */
-  readonly constraint: readonly { readonly step: string; readonly when: 'before' | 'after'; readonly distance: number }[];
+  readonly constraint: readonly {
+    readonly step: string;
+    readonly when: 'before' | 'after';
+    readonly distance: number;
+  }[];
   /** Error against Δt per scheme, with the fitted order. */
-  readonly refinement: readonly { readonly scheme: string; readonly dt: number; readonly error: number; readonly order: number }[];
+  readonly refinement: readonly {
+    readonly scheme: string;
+    readonly dt: number;
+    readonly error: number;
+    readonly order: number;
+  }[];
   /** The refinement table printed by the CLI. */
   readonly table: readonly string[];
 }
@@ -41,7 +60,14 @@ const schema = 'https://vega.github.io/schema/vega-lite/v6.json';
 /** The Vega-Lite specs of the report's charts. */
 export function reportCharts(data: ReportData): { id: string; title: string; spec: TopLevelSpec }[] {
   const kernelValues = data.kernels.flatMap((k) =>
-    k.gamma.flatMap((row, i) => row.map((g, j) => ({ panel: `layer ${k.layer} · head ${k.head}`, query: `${String(i).padStart(2, '0')} ${k.tokens[i]}`, key: `${String(j).padStart(2, '0')} ${k.tokens[j]}`, gamma: g }))),
+    k.gamma.flatMap((row, i) =>
+      row.map((g, j) => ({
+        panel: `layer ${k.layer} · head ${k.head}`,
+        query: `${String(i).padStart(2, '0')} ${k.tokens[i]}`,
+        key: `${String(j).padStart(2, '0')} ${k.tokens[j]}`,
+        gamma: g,
+      })),
+    ),
   );
   return [
     {
@@ -71,10 +97,26 @@ export function reportCharts(data: ReportData): { id: string; title: string; spe
         $schema: schema,
         width: 520,
         height: 360,
-        data: { values: data.trajectories as unknown as Record<string, unknown>[] },
+        data: { values: data.trajectories.map((p) => ({ ...p })) },
         layer: [
-          { mark: { type: 'line', opacity: 0.7 }, encoding: { x: { field: 'pc1', type: 'quantitative' }, y: { field: 'pc2', type: 'quantitative' }, color: { field: 'token', type: 'nominal', legend: null }, order: { field: 't', type: 'quantitative' } } },
-          { mark: { type: 'point', filled: true, size: 18 }, encoding: { x: { field: 'pc1', type: 'quantitative' }, y: { field: 'pc2', type: 'quantitative' }, color: { field: 'token', type: 'nominal', legend: null }, opacity: { field: 't', type: 'quantitative', legend: null } } },
+          {
+            mark: { type: 'line', opacity: 0.7 },
+            encoding: {
+              x: { field: 'pc1', type: 'quantitative' },
+              y: { field: 'pc2', type: 'quantitative' },
+              color: { field: 'token', type: 'nominal', legend: null },
+              order: { field: 't', type: 'quantitative' },
+            },
+          },
+          {
+            mark: { type: 'point', filled: true, size: 18 },
+            encoding: {
+              x: { field: 'pc1', type: 'quantitative' },
+              y: { field: 'pc2', type: 'quantitative' },
+              color: { field: 'token', type: 'nominal', legend: null },
+              opacity: { field: 't', type: 'quantitative', legend: null },
+            },
+          },
         ],
       } as TopLevelSpec,
     },
@@ -124,7 +166,9 @@ export async function writeReport(dir: string, data: ReportData): Promise<string
   const charts = reportCharts(data);
   const figures: string[] = [];
   for (const c of charts) {
-    figures.push(`<figure data-chart="${c.id}"><figcaption>${escape(c.title)}</figcaption>${await svgOf(c.spec)}</figure>`);
+    figures.push(
+      `<figure data-chart="${c.id}"><figcaption>${escape(c.title)}</figcaption>${await svgOf(c.spec)}</figure>`,
+    );
   }
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escape(data.title)}</title>

@@ -1,5 +1,5 @@
 /**
- * The causal sub-domain of a token grid: for a query point x, the keys x̃ ≤ x (SPEC §1, [ext]).
+ * The causal sub-domain of a token grid: for a query point x, the keys x̃ ≤ x (docs/domains-and-quadrature.md).
  *
  * For a 1-D grid the comparison uses the points' coordinates; for a 2-D product grid it uses raster order.
  */

@@ -22,10 +22,19 @@ describeEachBackend('field', () => {
 
   it('keeps per-sample token weights (padding = 0) and exposes them as [B, N_x]', () => {
     const grid = gaussLegendreRule(interval(0, 1), 3);
-    const u = field(tf.zeros([2, 3, 2]), { tokenGrid: grid, tokenWeights: [[1, 1, 0], [0.2, 0.3, 0.5]] });
+    const u = field(tf.zeros([2, 3, 2]), {
+      tokenGrid: grid,
+      tokenWeights: [
+        [1, 1, 0],
+        [0.2, 0.3, 0.5],
+      ],
+    });
     const w = u.tokenWeightTensor();
     expect(w.shape).toEqual([2, 3]);
-    expectClose(w, [[1, 1, 0], [0.2, 0.3, 0.5]]);
+    expectClose(w, [
+      [1, 1, 0],
+      [0.2, 0.3, 0.5],
+    ]);
     expect(Array.from(u.sampleTokenWeights(1))).toEqual([0.2, 0.3, 0.5]);
     tf.dispose([w]);
     u.dispose();
@@ -43,7 +52,9 @@ describeEachBackend('field', () => {
 describe('field: bad input', () => {
   it('names the expected and received shapes', () => {
     const t = tf.zeros([2, 3]);
-    expect(() => field(t)).toThrow(/expected a non-empty tf.Tensor of shape \[B, N_x, N_y\], received a tensor of shape \[2, 3\]/);
+    expect(() => field(t)).toThrow(
+      /expected a non-empty tf.Tensor of shape \[B, N_x, N_y\], received a tensor of shape \[2, 3\]/,
+    );
     const u = tf.zeros([1, 3, 4]);
     expect(() => field(u, { tokenGrid: tokenGrid(5) })).toThrow(
       /field: values: expected \[B, 5, 4\].*received \[1, 3, 4\]/,
@@ -57,8 +68,12 @@ describe('field: bad input', () => {
     const i = tf.zeros([1, 2, 2], 'int32');
     expect(() => field(i)).toThrow(/dtype: expected float32, received int32/);
     const u = tf.zeros([2, 2, 2]);
-    expect(() => field(u, { tokenWeights: [1, 1, 1] })).toThrow(/expected 4 weights \(\[B, N_x\] = \[2, 2\]\), received 3 weights/);
-    expect(() => field(u, { tokenWeights: [1, 1, 1, -1] })).toThrow(/tokenWeights\[1\]\[1\]: expected a finite, non-negative weight, received -1/);
+    expect(() => field(u, { tokenWeights: [1, 1, 1] })).toThrow(
+      /expected 4 weights \(\[B, N_x\] = \[2, 2\]\), received 3 weights/,
+    );
+    expect(() => field(u, { tokenWeights: [1, 1, 1, -1] })).toThrow(
+      /tokenWeights\[1\]\[1\]: expected a finite, non-negative weight, received -1/,
+    );
     expect(() => field(u, { tokenWeights: [1, 1, 0, 0] })).toThrow(DomainError);
     expect(() => field(u, { tokenWeights: [1, 1, 0, 0] })).toThrow(/whole sample is padding/);
     expect(() => field(u, { tokenGrid: { size: 2 } as never })).toThrow(/field: tokenGrid: expected a Grid/);

@@ -1,5 +1,5 @@
 /**
- * A discrete field u(x, y) on a token grid × feature grid (paper §2–§3, SPEC §2).
+ * A discrete field u(x, y) on a token grid × feature grid (paper §2–§3; docs/domains-and-quadrature.md).
  *
  * `values` is `[B, N_x, N_y]` (batch × tokens × features). The field keeps the grids it lives on, so no
  * operator loses track of its quadrature. Per-sample token weights `[B, N_x]` override the grid's weights
@@ -33,7 +33,12 @@ export class Field {
   readonly tokenWeights: Float64Array | undefined;
 
   /** Use {@link field} to build one with validation. */
-  protected constructor(values: tf.Tensor3D, tokenGrid: Grid, featureGrid: Grid, tokenWeights: Float64Array | undefined) {
+  protected constructor(
+    values: tf.Tensor3D,
+    tokenGrid: Grid,
+    featureGrid: Grid,
+    tokenWeights: Float64Array | undefined,
+  ) {
     this.values = values;
     this.tokenGrid = tokenGrid;
     this.featureGrid = featureGrid;
@@ -80,7 +85,8 @@ export class Field {
    * The caller owns the result.
    */
   tokenWeightTensor(): tf.Tensor2D {
-    if (this.tokenWeights !== undefined) return tf.tensor2d(Float32Array.from(this.tokenWeights), [this.batch, this.tokens], 'float32');
+    if (this.tokenWeights !== undefined)
+      return tf.tensor2d(Float32Array.from(this.tokenWeights), [this.batch, this.tokens], 'float32');
     return tf.tensor2d(Float32Array.from(this.tokenGrid.weights), [1, this.tokens], 'float32');
   }
 
@@ -96,7 +102,13 @@ export class Field {
   }
 }
 
-function checkValues(subject: string, values: unknown, batch: number | undefined, tokenGrid: Grid, featureGrid: Grid): void {
+function checkValues(
+  subject: string,
+  values: unknown,
+  batch: number | undefined,
+  tokenGrid: Grid,
+  featureGrid: Grid,
+): void {
   if (!(values instanceof tf.Tensor)) {
     throw new ShapeError(`${subject}: values`, {
       expected: 'a tf.Tensor of shape [B, N_x, N_y]',
@@ -106,7 +118,13 @@ function checkValues(subject: string, values: unknown, batch: number | undefined
   }
   const shape = values.shape;
   const expected = `[${batch ?? 'B'}, ${tokenGrid.size}, ${featureGrid.size}] ([B, N_x, N_y] for a token grid of ${tokenGrid.size} and a feature grid of ${featureGrid.size} points)`;
-  if (shape.length !== 3 || shape[1] !== tokenGrid.size || shape[2] !== featureGrid.size || (batch !== undefined && shape[0] !== batch) || shape[0] === 0) {
+  if (
+    shape.length !== 3 ||
+    shape[1] !== tokenGrid.size ||
+    shape[2] !== featureGrid.size ||
+    (batch !== undefined && shape[0] !== batch) ||
+    shape[0] === 0
+  ) {
     throw new ShapeError(`${subject}: values`, {
       expected,
       received: formatShape(shape),
@@ -128,8 +146,10 @@ function checkValues(subject: string, values: unknown, batch: number | undefined
  */
 export function field(values: tf.Tensor, options: FieldOptions = {}): Field {
   const shape = values instanceof tf.Tensor ? values.shape : [];
-  const tokenGrid = options.tokenGrid ?? (shape.length === 3 && shape[1]! > 0 ? standardTokenGrid(shape[1]!) : undefined);
-  const featureGrid = options.featureGrid ?? (shape.length === 3 && shape[2]! > 0 ? standardFeatureGrid(shape[2]!) : undefined);
+  const tokenGrid =
+    options.tokenGrid ?? (shape.length === 3 && shape[1]! > 0 ? standardTokenGrid(shape[1]!) : undefined);
+  const featureGrid =
+    options.featureGrid ?? (shape.length === 3 && shape[2]! > 0 ? standardFeatureGrid(shape[2]!) : undefined);
   if (tokenGrid === undefined || featureGrid === undefined) {
     throw new ShapeError('field: values', {
       expected: 'a non-empty tf.Tensor of shape [B, N_x, N_y]',
@@ -137,7 +157,10 @@ export function field(values: tf.Tensor, options: FieldOptions = {}): Field {
       fix: 'pass tf.tensor3d(data, [B, N_x, N_y]) with B, N_x, N_y ≥ 1',
     });
   }
-  for (const [name, g] of [['tokenGrid', tokenGrid], ['featureGrid', featureGrid]] as const) {
+  for (const [name, g] of [
+    ['tokenGrid', tokenGrid],
+    ['featureGrid', featureGrid],
+  ] as const) {
     if (typeof g !== 'object' || !(g.weights instanceof Float64Array)) {
       throw new DomainError(`field: ${name}`, {
         expected: 'a Grid made by a quadrature rule (midpointRule, gaussLegendreRule, …)',
@@ -159,7 +182,8 @@ export function field(values: tf.Tensor, options: FieldOptions = {}): Field {
   if (options.tokenWeights !== undefined) {
     const raw = options.tokenWeights;
     const flat: number[] = [];
-    if (raw.length > 0 && typeof raw[0] === 'object') for (const row of raw as readonly ArrayLike<number>[]) flat.push(...Array.from(row));
+    if (raw.length > 0 && typeof raw[0] === 'object')
+      for (const row of raw as readonly ArrayLike<number>[]) flat.push(...Array.from(row));
     else flat.push(...Array.from(raw as ArrayLike<number>));
     if (flat.length !== batch * tokenGrid.size) {
       throw new DomainError('field: tokenWeights', {

@@ -1,5 +1,5 @@
 /**
- * A grid: the discretisation of a domain by quadrature points and weights (paper §2, SPEC §2).
+ * A grid: the discretisation of a domain by quadrature points and weights (paper §2; docs/domains-and-quadrature.md).
  *
  * `∫_Ω f ≈ Σ_l w_l f(p_l)`. For a 1-D domain `points` holds `N` coordinates in ascending order; for a
  * rectangle it holds `N` pairs `(x, y)` flattened (`dimension = 2`), in raster order.

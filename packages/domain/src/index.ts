@@ -1,6 +1,6 @@
 /**
  * `@tide/domain`: domains, grids, quadrature rules, discrete fields, resampling, causal sub-domains and
- * the operator contract of TIDE (paper §2–§3, SPEC §2).
+ * the operator contract of TIDE (paper §2–§3; docs/domains-and-quadrature.md).
  *
  * @packageDocumentation
  */
@@ -20,6 +20,15 @@ export type { InterpolationOrder } from './resample.js';
 export { causalSubdomain } from './causal.js';
 export type { CausalSubdomain } from './causal.js';
 export type { VectorField, Projection, PointwiseStep, Operator, HasParameters } from './operator.js';
+export {
+  OPERATOR_KINDS,
+  operatorKindOf,
+  isOperatorOf,
+  describeOperator,
+  operatorKindMismatch,
+  checkOperator,
+} from './operator-kinds.js';
+export type { OperatorKind, OperatorKindContract, OperatorKindMismatch } from './operator-kinds.js';
 
 // The engine, re-exported so that a user of this package alone can start it and build tensors.
 export { tf, initEngine, engineInfo, TideError, BackendError } from '@tide/backend';

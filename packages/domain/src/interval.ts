@@ -49,7 +49,10 @@ export function interval(lower: number, upper: number): Interval {
 
 /** The rectangle x × y. */
 export function rectangle(x: Interval, y: Interval): Rectangle {
-  for (const [name, side] of [['x', x], ['y', y]] as const) {
+  for (const [name, side] of [
+    ['x', x],
+    ['y', y],
+  ] as const) {
     if (side?.kind !== 'interval') {
       throw new DomainError(`rectangle: side ${name}`, {
         expected: 'an Interval made by interval(lower, upper)',

@@ -3,7 +3,7 @@
  *
  * On [a, b] with n cells of width h = (b − a)/n: `p_l = a + (l + ½)h`, `w_l = h`; exact for degree 1,
  * error O(h²) for smooth integrands. With [0, N] and n = N it is the unit-spaced grid of a discrete
- * Transformer: tokens at l + ½, every weight 1 (SPEC §2).
+ * Transformer: tokens at l + ½, every weight 1 (docs/domains-and-quadrature.md).
  */
 import type { Grid } from './grid.js';
 import { checkPointCount, makeGrid } from './grid.js';

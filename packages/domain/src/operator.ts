@@ -1,5 +1,5 @@
 /**
- * The operator contract shared by attention, feedforward, normalisation and the solvers (paper §3, SPEC §2).
+ * The operator contract shared by attention, feedforward, normalisation and the solvers (paper §3; docs/splitting-and-recovery.md).
  *
  * The continuous model is `u_t + ∂I_{S₁}(u) + ∂I_{S₂}(u) ∋ A[u] + Σ_j (W_j[u] + b_j)`. Its discrete pieces
  * come in three kinds, and a splitting scheme composes them:
@@ -25,7 +25,7 @@ export interface VectorField {
   readonly label: string;
   evaluate(u: Field, t: number): Field;
   /**
-   * Only for a rate whose output lives on another feature grid (a lifted hidden domain, SPEC §2): the
+   * Only for a rate whose output lives on another feature grid (a lifted hidden domain, docs/feedforward.md): the
    * embedding `J u` of the state into that grid (zero-extension E or restriction R = Eᵀ), so that the
    * explicit step reads `u ← J u + Δt·F(u, t)`. Absent when F keeps the feature grid (J = I).
    */

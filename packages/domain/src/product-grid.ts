@@ -10,7 +10,10 @@ import { rectangle } from './interval.js';
 
 /** The product grid `gx × gy` on the rectangle of their domains. */
 export function productGrid(gx: Grid, gy: Grid): Grid {
-  for (const [name, g] of [['first', gx], ['second', gy]] as const) {
+  for (const [name, g] of [
+    ['first', gx],
+    ['second', gy],
+  ] as const) {
     if (g?.dimension !== 1 || g.domain.kind !== 'interval') {
       throw new DomainError(`productGrid: ${name} factor`, {
         expected: 'a 1-D grid on an interval',

@@ -14,7 +14,7 @@ import { DomainError } from './errors.js';
 /** A deterministic LCG in [0, 1). */
 function rng(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
 
 /** Relative error of the rule on (x − a)^k, whose exact integral is L^{k+1}/(k+1). */
@@ -89,7 +89,12 @@ describe('convergence on smooth integrands', () => {
     ['trapezoid', trapezoidRule],
   ] as const)('%s converges with order 2', (_name, make) => {
     const errors = ns.map((n) => Math.abs(integrate(make(interval(0, 2), n), f) - reference));
-    expect(convergenceOrder(ns.map((n) => 2 / n), errors)).toBeCloseTo(2, 0);
+    expect(
+      convergenceOrder(
+        ns.map((n) => 2 / n),
+        errors,
+      ),
+    ).toBeCloseTo(2, 0);
   });
 
   it('Gauss–Legendre converges spectrally (error < 1e-13 by n = 40)', () => {
@@ -139,7 +144,9 @@ describe('bad input', () => {
     expect(customGrid(d, [0.5, 1, 3], [1, 1, 2]).rule).toBe('custom');
     expect(() => customGrid(d, [1, 2], [1])).toThrow(/as many weights as points, received 2 points and 1 weights/);
     expect(() => customGrid(d, [], [])).toThrow(/at least one point, received an empty grid/);
-    expect(() => customGrid(d, [1, 2], [1, -1])).toThrow(/weight 1: expected a finite, non-negative weight, received -1/);
+    expect(() => customGrid(d, [1, 2], [1, -1])).toThrow(
+      /weight 1: expected a finite, non-negative weight, received -1/,
+    );
     expect(() => customGrid(d, [2, 1], [1, 1])).toThrow(/strictly ascending/);
     expect(() => customGrid(d, [1, NaN], [1, 1])).toThrow(/finite coordinates/);
     expect(() => customGrid(d, [1, 5], [1, 1])).toThrow(/points inside \[0, 4\]/);

@@ -36,7 +36,10 @@ describe('interpolation and restriction matrices (float64)', () => {
     [4, 'gauss-legendre', gaussLegendreRule],
   ] as const)('order %i from a %s source grid is measured as %i', (order, _name, make) => {
     const errors = ns.map((n) => hostError(interpolationMatrix(make(omega, n), target, order), make(omega, n), target));
-    const measured = convergenceOrder(ns.map((n) => 1 / n), errors);
+    const measured = convergenceOrder(
+      ns.map((n) => 1 / n),
+      errors,
+    );
     // The target points sit at varying positions inside the source cells, so the fit scatters upwards.
     expect(measured, `measured ${measured}`).toBeGreaterThan(order - 0.25);
     expect(measured, `measured ${measured}`).toBeLessThan(order + 0.5);
@@ -63,7 +66,12 @@ describe('interpolation and restriction matrices (float64)', () => {
       const fine = midpointRule(omega, 4 * n);
       return hostError(restrictionMatrix(fine, coarse), fine, coarse);
     });
-    expect(convergenceOrder([8, 16, 32, 64, 128].map((n) => 1 / n), errors)).toBeCloseTo(2, 0);
+    expect(
+      convergenceOrder(
+        [8, 16, 32, 64, 128].map((n) => 1 / n),
+        errors,
+      ),
+    ).toBeCloseTo(2, 0);
     const r = restrictionMatrix(gaussLegendreRule(omega, 20), midpointRule(omega, 7));
     const fine = gaussLegendreRule(omega, 20);
     const coarse = midpointRule(omega, 7);
@@ -80,7 +88,8 @@ describeEachBackend('resampling fields', () => {
     const data = new Float32Array(batch * xGrid.size * yGrid.size);
     for (let b = 0; b < batch; b++)
       for (let i = 0; i < xGrid.size; i++)
-        for (let j = 0; j < yGrid.size; j++) data[(b * xGrid.size + i) * yGrid.size + j] = (b + 1) * f(xGrid.points[i]!) * Math.cos(yGrid.points[j]!);
+        for (let j = 0; j < yGrid.size; j++)
+          data[(b * xGrid.size + i) * yGrid.size + j] = (b + 1) * f(xGrid.points[i]!) * Math.cos(yGrid.points[j]!);
     return tf.tensor3d(data, [batch, xGrid.size, yGrid.size]);
   }
 
@@ -99,7 +108,10 @@ describeEachBackend('resampling fields', () => {
       errors.push(tf.max(tf.abs(tf.sub(v.values, exact))).dataSync()[0]!);
       tf.dispose([u.values, v.values, exact]);
     }
-    const measured = convergenceOrder(ns.map((n) => 1 / n), errors);
+    const measured = convergenceOrder(
+      ns.map((n) => 1 / n),
+      errors,
+    );
     expect(measured).toBeGreaterThan(1.75);
     expect(measured).toBeLessThan(2.5);
     expect(errors[4]).toBeLessThan(1e-3);

@@ -1,5 +1,5 @@
 /**
- * Resampling a field between grids (SPEC §2).
+ * Resampling a field between grids (docs/domains-and-quadrature.md).
  *
  * - In x (tokens): Lagrange interpolation of order p (2: piecewise linear; 4: piecewise cubic) from the
  *   source points to the target points; error O(h^p) for smooth u. Points outside the source range are
@@ -148,7 +148,12 @@ export function resampleFeatures(u: Field, target: Grid, options: { readonly ord
   checkOrder(order);
   checkOneDimensional('resampleFeatures: target', target);
   const src = u.featureGrid;
-  if (src.domain.kind !== 'interval' || target.domain.kind !== 'interval' || Math.abs(src.domain.lower - target.domain.lower) > 1e-12 * src.domain.length || Math.abs(src.domain.upper - target.domain.upper) > 1e-12 * src.domain.length) {
+  if (
+    src.domain.kind !== 'interval' ||
+    target.domain.kind !== 'interval' ||
+    Math.abs(src.domain.lower - target.domain.lower) > 1e-12 * src.domain.length ||
+    Math.abs(src.domain.upper - target.domain.upper) > 1e-12 * src.domain.length
+  ) {
     throw new DomainError('resampleFeatures: target', {
       expected: `a grid on the same feature domain [${src.domain.kind === 'interval' ? `${src.domain.lower}, ${src.domain.upper}` : '?'}]`,
       received: target.domain.kind === 'interval' ? `[${target.domain.lower}, ${target.domain.upper}]` : 'a rectangle',

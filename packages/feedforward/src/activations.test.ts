@@ -30,7 +30,10 @@ describeEachBackend('activation sub-steps', () => {
 
   it('GELU (erf and tanh forms) equals PyTorch nn.GELU and is not a projection (not idempotent)', async () => {
     const u = field(tf.tensor3d([[fixture.x]]));
-    for (const [form, expected] of [['erf', fixture.gelu_erf], ['tanh', fixture.gelu_tanh]] as const) {
+    for (const [form, expected] of [
+      ['erf', fixture.gelu_erf],
+      ['tanh', fixture.gelu_tanh],
+    ] as const) {
       const step = geluStep(form);
       expect(step.kind).toBe('pointwise');
       const y = await expectTensorCount(() => step.apply(u, 0), 1);

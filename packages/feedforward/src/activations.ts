@@ -1,5 +1,5 @@
 /**
- * Activation sub-steps (paper §3, SPEC §1).
+ * Activation sub-steps (paper §3; docs/projections.md, docs/feedforward.md).
  *
  * - ReLU is the projection onto the closed convex cone `S₂ = { u ≥ 0 }`: `P_{S₂}(u) = max(u, 0)`, the
  *   nearest point in L²(Ω_y); its normal cone term `∂I_{S₂}` appears in the continuous model and the
@@ -52,7 +52,11 @@ export class GeluStep implements PointwiseStep {
 
   constructor(form: GeluForm = 'erf') {
     if (form !== 'erf' && form !== 'tanh') {
-      throw new DomainError('geluStep: form', { expected: "'erf' or 'tanh'", received: describeValue(form), fix: "use 'tanh' for GPT-2's gelu_new" });
+      throw new DomainError('geluStep: form', {
+        expected: "'erf' or 'tanh'",
+        received: describeValue(form),
+        fix: "use 'tanh' for GPT-2's gelu_new",
+      });
     }
     this.form = form;
     this.label = `gelu-${form}`;

@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { tf } from '@tide/backend';
 import { describeEachBackend, expectClose, expectNoLeaks, expectTensorCount } from '@tide/backend/testing';
 import { ShapeError, field } from '@tide/domain';
-import { FeatureIncrement, featureTransform, fromIncrement, fromTorchLinear, toIncrement } from './feature-transform.js';
+import {
+  FeatureIncrement,
+  featureTransform,
+  fromIncrement,
+  fromTorchLinear,
+  toIncrement,
+} from './feature-transform.js';
 import { embedFeatures, embeddingMatrix } from './lift.js';
 import fixture from './fixtures/activations.json' with { type: 'json' };
 
@@ -19,7 +25,11 @@ describeEachBackend('feature-integral transform', () => {
   });
 
   it('increment form: J u + (u W + b) = u W^std + b for d_out = d, d_out > d (lift E) and d_out < d (restriction R)', () => {
-    for (const [dIn, dOut] of [[4, 4], [3, 8], [8, 3]] as const) {
+    for (const [dIn, dOut] of [
+      [4, 4],
+      [3, 8],
+      [8, 3],
+    ] as const) {
       const std = tf.randomNormal([dIn, dOut], 0, 1, 'float32', dIn * 10 + dOut) as tf.Tensor2D;
       const b = tf.randomNormal([dOut], 0, 1, 'float32', 7) as tf.Tensor1D;
       const inc = toIncrement(std);
@@ -32,7 +42,16 @@ describeEachBackend('feature-integral transform', () => {
       const stepped = tf.add(embedded.values, rate.values); // Δt = 1
       const standard = featureTransform(u, std, b);
       expectClose(stepped, standard.values, { atol: 1e-5, rtol: 1e-5 }, `${dIn} → ${dOut}`);
-      tf.dispose([std, b, inc, u.values, rate.values, stepped, standard.values, ...(op.embed ? [embedded.values] : [])]);
+      tf.dispose([
+        std,
+        b,
+        inc,
+        u.values,
+        rate.values,
+        stepped,
+        standard.values,
+        ...(op.embed ? [embedded.values] : []),
+      ]);
     }
   });
 
@@ -56,13 +75,24 @@ describeEachBackend('feature-integral transform', () => {
     const b = tf.randomNormal([6], 0, 1, 'float32', 4) as tf.Tensor1D;
     const c = tf.randomNormal([1, 3, 6], 0, 1, 'float32', 5);
     const loss = (x: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) =>
-      tf.sum(tf.mul(tf.tanh(featureTransform(u.withValues(x as tf.Tensor3D), ww as tf.Tensor2D, bb as tf.Tensor1D).values), c));
+      tf.sum(
+        tf.mul(
+          tf.tanh(featureTransform(u.withValues(x as tf.Tensor3D), ww as tf.Tensor2D, bb as tf.Tensor1D).values),
+          c,
+        ),
+      );
     const grads = tf.grads(loss)([u.values, w, b]);
     const args = [u.values, w, b];
     args.forEach((arg, i) => {
       const dir = tf.randomNormal(arg.shape, 0, 1, 'float32', 20 + i);
       const h = 1e-2;
-      const at = (s: number) => tf.tidy(() => loss(...(args.map((a, j) => (j === i ? tf.add(a, tf.mul(dir, s)) : a)) as [tf.Tensor, tf.Tensor, tf.Tensor])).dataSync()[0]!);
+      const at = (s: number) =>
+        tf.tidy(
+          () =>
+            loss(
+              ...(args.map((a, j) => (j === i ? tf.add(a, tf.mul(dir, s)) : a)) as [tf.Tensor, tf.Tensor, tf.Tensor]),
+            ).dataSync()[0]!,
+        );
       const fd = (at(h) - at(-h)) / (2 * h);
       const analytic = tf.sum(tf.mul(grads[i]!, dir)).dataSync()[0]!;
       expect(Math.abs(analytic - fd), `argument ${i}`).toBeLessThan(1e-2 * Math.max(1, Math.abs(fd)));
@@ -80,7 +110,9 @@ describe('feature-integral transform: bad input', () => {
     const w = tf.ones([4, 5]) as tf.Tensor2D;
     expect(() => featureTransform(u, w)).toThrow(/weight: expected 3 rows.*received \[4, 5\].*transpose PyTorch/);
     const w3 = tf.ones([3, 5]) as tf.Tensor2D;
-    expect(() => featureTransform(u, w3, tf.ones([4]) as tf.Tensor1D)).toThrow(/bias: expected a 1-D bias of shape \[5\]/);
+    expect(() => featureTransform(u, w3, tf.ones([4]) as tf.Tensor1D)).toThrow(
+      /bias: expected a 1-D bias of shape \[5\]/,
+    );
     expect(() => featureTransform(u, tf.ones([3]) as never)).toThrow(ShapeError);
     expect(() => featureTransform({} as never, w3)).toThrow(/expected a Field/);
     expect(() => embedFeatures(u, 0)).toThrow();

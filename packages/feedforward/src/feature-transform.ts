@@ -1,6 +1,6 @@
 /**
  * The feature-integral transform (paper §3): `W[u](x, y) + b(y) = ∫_{Ω_y} W(ξ, y) u(x, ξ) dξ + b(y)`, acting
- * per token. Discretised with the feature weights folded into the kernel (SPEC §2) it is `u W + b` with
+ * per token. Discretised with the feature weights folded into the kernel (docs/domains-and-quadrature.md) it is `u W + b` with
  * `W: [d_in, d_out]`, `b: [d_out]`; the output may live on a larger (lifted) or smaller feature domain.
  *
  * The paper writes a residual network's standard kernel as `W^std = I + W`: the transform is a time-step
@@ -9,7 +9,14 @@
  * `u W^std + b`.
  */
 import { tf, describeValue, formatShape } from '@tide/backend';
-import { ShapeError, checkField, featureGrid as unitFeatureGrid, type Field, type HasParameters, type VectorField } from '@tide/domain';
+import {
+  ShapeError,
+  checkField,
+  featureGrid as unitFeatureGrid,
+  type Field,
+  type HasParameters,
+  type VectorField,
+} from '@tide/domain';
 import { embedFeatures } from './lift.js';
 
 /** Checks a kernel `[d_in, d_out]` and optional bias `[d_out]`. */

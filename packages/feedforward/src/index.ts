@@ -1,11 +1,19 @@
 /**
  * `@tide/feedforward`: feature-integral transforms on (possibly lifted) feature domains, the increment form
  * `W^std = J + W` of the paper, and activation sub-steps — ReLU as the projection onto S₂ = {u ≥ 0}, GELU as
- * an explicit pointwise step (paper §3, SPEC §1–§2).
+ * an explicit pointwise step (paper §3; docs/feedforward.md).
  *
  * @packageDocumentation
  */
-export { featureTransform, toIncrement, fromIncrement, fromTorchLinear, FeatureIncrement } from './feature-transform.js';
+export {
+  featureTransform,
+  toIncrement,
+  fromIncrement,
+  fromTorchLinear,
+  FeatureIncrement,
+} from './feature-transform.js';
 export { embeddingMatrix, embedFeatures } from './lift.js';
 export { NonNegativeCone, reluProjection, GeluStep, geluStep, gelu } from './activations.js';
 export type { GeluForm } from './activations.js';
+export { FeedforwardRate, feedforwardRate, fromTorchFeedforward } from './feedforward-rate.js';
+export type { FeedforwardActivation, FeedforwardParameters, TorchFeedforward } from './feedforward-rate.js';

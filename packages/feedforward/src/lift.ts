@@ -1,5 +1,5 @@
 /**
- * Lifted feature domains (SPEC §2): when the hidden width d_ff differs from d, the state is carried to a
+ * Lifted feature domains (paper §3; docs/feedforward.md): when the hidden width d_ff differs from d, the state is carried to a
  * larger feature domain by zero-extension `E` and back by restriction `R = Eᵀ`.
  *
  * With unit feature grids, Ω_y = [0, d] ⊂ [0, d_ff]: `(E u)(y) = u(y)` on [0, d] and 0 beyond;
@@ -11,9 +11,16 @@ import { DomainError, checkField, featureGrid as unitFeatureGrid, type Field, ty
 
 /** The rectangular identity `J = [δ_ij]`, `[dIn, dOut]`: E when dIn < dOut, R when dIn > dOut, I when equal. */
 export function embeddingMatrix(dIn: number, dOut: number): tf.Tensor2D {
-  for (const [name, v] of [['dIn', dIn], ['dOut', dOut]] as const) {
+  for (const [name, v] of [
+    ['dIn', dIn],
+    ['dOut', dOut],
+  ] as const) {
     if (!Number.isInteger(v) || v < 1) {
-      throw new DomainError(`embeddingMatrix: ${name}`, { expected: 'a positive integer width', received: describeValue(v), fix: 'pass feature counts ≥ 1' });
+      throw new DomainError(`embeddingMatrix: ${name}`, {
+        expected: 'a positive integer width',
+        received: describeValue(v),
+        fix: 'pass feature counts ≥ 1',
+      });
     }
   }
   return tf.eye(dIn, dOut) as tf.Tensor2D;
@@ -26,12 +33,21 @@ export function embeddingMatrix(dIn: number, dOut: number): tf.Tensor2D {
 export function embedFeatures(u: Field, dOut: number, grid: Grid = unitFeatureGrid(dOut)): Field {
   checkField('embedFeatures', u);
   if (grid.size !== dOut) {
-    throw new DomainError('embedFeatures: grid', { expected: `a grid of ${dOut} points`, received: `${grid.size} points`, fix: 'pass a grid of the target width' });
+    throw new DomainError('embedFeatures: grid', {
+      expected: `a grid of ${dOut} points`,
+      received: `${grid.size} points`,
+      fix: 'pass a grid of the target width',
+    });
   }
   const d = u.features;
   const values = tf.tidy(() => {
     if (dOut === d) return tf.clone(u.values);
-    if (dOut > d) return tf.pad(u.values, [[0, 0], [0, 0], [0, dOut - d]]) as tf.Tensor3D; // [B, N_x, d_ff]: E u
+    if (dOut > d)
+      return tf.pad(u.values, [
+        [0, 0],
+        [0, 0],
+        [0, dOut - d],
+      ]) as tf.Tensor3D; // [B, N_x, d_ff]: E u
     return tf.slice(u.values, [0, 0, 0], [u.batch, u.tokens, dOut]) as tf.Tensor3D; // [B, N_x, d]: R v
   });
   return u.onFeatureGrid(values, grid);

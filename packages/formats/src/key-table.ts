@@ -21,6 +21,8 @@ export interface KeyTableEntry {
   readonly paths: readonly string[];
   /** An absent optional key leaves its paths unset. */
   readonly optional?: boolean;
+  /** The key never carries the layout's prefix (HF's `GPT2LMHeadModel` prefixes `transformer.` but not `lm_head`). */
+  readonly unprefixed?: boolean;
 }
 
 /** A checkpoint layout. */
@@ -44,17 +46,27 @@ export interface KeyTableRead {
   readonly prefix: string;
 }
 
-const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((s, i) => s === b[i]);
+const sameShape = (a: readonly number[], b: readonly number[]) =>
+  a.length === b.length && a.every((s, i) => s === b[i]);
 
 function checkTable(table: KeyTable): void {
   const seen = new Set<string>();
   for (const e of table.entries) {
     const last = e.transpose ? e.shape[0]! : e.shape[e.shape.length - 1]!;
     if (e.paths.length === 0 || last % e.paths.length !== 0 || (e.transpose && e.shape.length !== 2)) {
-      throw new CheckpointError(`key table ${table.layout}: "${e.key}"`, { expected: 'at least one path, a last axis divisible by the number of paths, and transpose only for 2-D keys', received: `shape ${formatShape(e.shape)}, ${e.paths.length} path(s)`, fix: 'fix the key table' });
+      throw new CheckpointError(`key table ${table.layout}: "${e.key}"`, {
+        expected: 'at least one path, a last axis divisible by the number of paths, and transpose only for 2-D keys',
+        received: `shape ${formatShape(e.shape)}, ${e.paths.length} path(s)`,
+        fix: 'fix the key table',
+      });
     }
     for (const p of e.paths) {
-      if (seen.has(p)) throw new CheckpointError(`key table ${table.layout}: path "${p}"`, { expected: 'each path filled by one key', received: 'a path filled twice', fix: 'fix the key table' });
+      if (seen.has(p))
+        throw new CheckpointError(`key table ${table.layout}: path "${p}"`, {
+          expected: 'each path filled by one key',
+          received: 'a path filled twice',
+          fix: 'fix the key table',
+        });
       seen.add(p);
     }
   }
@@ -71,8 +83,17 @@ function detectPrefix(tensors: ReadonlyMap<string, SafeTensor>, table: KeyTable)
  * floating-point weights are finite. On any failure nothing is left allocated. Every error is a
  * {@link CheckpointError} naming `file`, the key, what was expected and what was found.
  */
-export function readWithKeyTable(tensors: ReadonlyMap<string, SafeTensor>, table: KeyTable, file = 'model.safetensors'): KeyTableRead {
-  if (!(tensors instanceof Map)) throw new CheckpointError(file, { expected: 'a map of tensors (readSafetensors(...).tensors)', received: describeValue(tensors), fix: 'parse the file with readSafetensors first' });
+export function readWithKeyTable(
+  tensors: ReadonlyMap<string, SafeTensor>,
+  table: KeyTable,
+  file = 'model.safetensors',
+): KeyTableRead {
+  if (!(tensors instanceof Map))
+    throw new CheckpointError(file, {
+      expected: 'a map of tensors (readSafetensors(...).tensors)',
+      received: describeValue(tensors),
+      fix: 'parse the file with readSafetensors first',
+    });
   checkTable(table);
   const prefix = detectPrefix(tensors, table);
   const used = new Set<string>();
@@ -80,19 +101,32 @@ export function readWithKeyTable(tensors: ReadonlyMap<string, SafeTensor>, table
   // tf.tidy keeps the returned leaves and disposes everything (read so far) when a later key fails.
   tf.tidy(() => {
     for (const e of table.entries) {
-      const name = prefix + e.key;
+      const name = e.unprefixed ? e.key : prefix + e.key;
       const t = tensors.get(name);
       if (t === undefined) {
         if (e.optional) continue;
-        throw new CheckpointError(`${file}: "${name}"`, { expected: `a tensor of shape ${formatShape(e.shape)} (${table.layout} layout)`, received: 'no such key', fix: 'the checkpoint does not match its config.json (or is not in the expected layout)' });
+        throw new CheckpointError(`${file}: "${name}"`, {
+          expected: `a tensor of shape ${formatShape(e.shape)} (${table.layout} layout)`,
+          received: 'no such key',
+          fix: 'the checkpoint does not match its config.json (or is not in the expected layout)',
+        });
       }
       used.add(name);
       if (!sameShape(t.shape, e.shape)) {
-        throw new CheckpointError(`${file}: "${name}"`, { expected: `shape ${formatShape(e.shape)} (from config.json)`, received: formatShape(t.shape), fix: 'config.json and model.safetensors disagree; fix the config' });
+        throw new CheckpointError(`${file}: "${name}"`, {
+          expected: `shape ${formatShape(e.shape)} (from config.json)`,
+          received: formatShape(t.shape),
+          fix: 'config.json and model.safetensors disagree; fix the config',
+        });
       }
       if (t.data instanceof Float32Array) {
         for (let i = 0; i < t.data.length; i++) {
-          if (!Number.isFinite(t.data[i]!)) throw new CheckpointError(`${file}: "${name}"`, { expected: 'finite weights', received: `${t.data[i]} at index ${i}`, fix: 'the checkpoint is corrupt' });
+          if (!Number.isFinite(t.data[i]!))
+            throw new CheckpointError(`${file}: "${name}"`, {
+              expected: 'finite weights',
+              received: `${t.data[i]} at index ${i}`,
+              fix: 'the checkpoint is corrupt',
+            });
         }
       }
       let value: tf.Tensor = tf.tensor(t.data, [...e.shape]);
@@ -103,7 +137,9 @@ export function readWithKeyTable(tensors: ReadonlyMap<string, SafeTensor>, table
     return [...leaves.values()];
   });
   const ignored = table.ignored ?? [];
-  const unused = [...tensors.keys()].filter((k) => !used.has(k) && !ignored.some((r) => r.test(k.slice(k.startsWith(prefix) ? prefix.length : 0))));
+  const unused = [...tensors.keys()].filter(
+    (k) => !used.has(k) && !ignored.some((r) => r.test(k.startsWith(prefix) ? k.slice(prefix.length) : k)),
+  );
   return { leaves, unused, prefix };
 }
 
@@ -112,21 +148,34 @@ export function readWithKeyTable(tensors: ReadonlyMap<string, SafeTensor>, table
  * concatenated, `Linear` kernels transposed back to `[out, in]`). Absent optional rows are skipped; a missing
  * required path or a wrong shape is a {@link CheckpointError}.
  */
-export function writeWithKeyTable(leaves: ReadonlyMap<string, tf.Tensor>, table: KeyTable): Record<string, TensorToWrite> {
+export function writeWithKeyTable(
+  leaves: ReadonlyMap<string, tf.Tensor>,
+  table: KeyTable,
+): Record<string, TensorToWrite> {
   checkTable(table);
   const out: Record<string, TensorToWrite> = {};
   for (const e of table.entries) {
     const parts = e.paths.map((p) => leaves.get(p));
     if (parts.every((t) => t === undefined) && e.optional) continue;
     const missing = e.paths.find((_, i) => parts[i] === undefined);
-    if (missing !== undefined) throw new CheckpointError(`write ${table.layout}: "${e.key}"`, { expected: `parameter "${missing}"`, received: 'nothing at that path', fix: 'write a model of the layout this table describes' });
+    if (missing !== undefined)
+      throw new CheckpointError(`write ${table.layout}: "${e.key}"`, {
+        expected: `parameter "${missing}"`,
+        received: 'nothing at that path',
+        fix: 'write a model of the layout this table describes',
+      });
     const data = tf.tidy(() => {
       let joined = parts.length === 1 ? parts[0]! : tf.concat(parts as tf.Tensor[], -1);
       if (e.transpose) joined = tf.transpose(joined); // [in, out] → [out, in]
       if (!sameShape(joined.shape, e.shape)) {
-        throw new CheckpointError(`write ${table.layout}: "${e.key}"`, { expected: `shape ${formatShape(e.shape)}`, received: formatShape(joined.shape), fix: 'the parameters do not match the layout' });
+        throw new CheckpointError(`write ${table.layout}: "${e.key}"`, {
+          expected: `shape ${formatShape(e.shape)}`,
+          received: formatShape(joined.shape),
+          fix: 'the parameters do not match the layout',
+        });
       }
-      return tf.cast(joined, 'float32').dataSync() as Float32Array;
+      const values = tf.cast(joined, 'float32').dataSync();
+      return values instanceof Float32Array ? values : Float32Array.from(values);
     });
     out[e.key] = { dtype: 'F32', shape: [...e.shape], data };
   }

@@ -30,7 +30,9 @@ interface LayerKeys {
 function layerEntries(i: number, { dModel: d, dFeedforward: f }: TextLayoutSizes, k: LayerKeys): KeyTableEntry[] {
   const p = `layers.${i}.`;
   const kernel = (key: string, rows: number, cols: number, paths: string[]): KeyTableEntry =>
-    k.linear ? { key: `${key}.weight`, shape: [cols, rows], transpose: true, paths } : { key: `${key}.weight`, shape: [rows, cols], paths };
+    k.linear
+      ? { key: `${key}.weight`, shape: [cols, rows], transpose: true, paths }
+      : { key: `${key}.weight`, shape: [rows, cols], paths };
   const bias = (key: string, n: number, paths: string[]): KeyTableEntry => ({ key: `${key}.bias`, shape: [n], paths });
   const norm = (key: string, which: string): KeyTableEntry[] => [
     { key: `${key}.weight`, shape: [d], paths: [`${p}${which}.gamma`] },
@@ -59,13 +61,24 @@ function finalNormEntries(key: string, d: number): KeyTableEntry[] {
 
 /**
  * HF GPT-2 (`GPT2LMHeadModel` state dict): `wte`, `wpe`, `h.{i}.{ln_1, attn.c_attn, attn.c_proj, ln_2, mlp.c_fc,
- * mlp.c_proj}`, `ln_f`, and an optional untied `lm_head.weight`; an optional `transformer.` prefix; the
+ * mlp.c_proj}`, `ln_f`, and an optional untied `lm_head.weight`; an optional `transformer.` prefix (never on
+ * `lm_head.weight`, as in HF's `GPT2LMHeadModel`); the
  * `attn.bias`/`attn.masked_bias` buffers are ignored.
  */
-export function gpt2KeyTable(sizes: TextLayoutSizes & { readonly vocabSize: number; readonly positions: number }): KeyTable {
+export function gpt2KeyTable(
+  sizes: TextLayoutSizes & { readonly vocabSize: number; readonly positions: number },
+): KeyTable {
   const d = sizes.dModel;
   const layers = Array.from({ length: sizes.layers }, (_, i) =>
-    layerEntries(i, sizes, { norm1: `h.${i}.ln_1`, qkv: `h.${i}.attn.c_attn`, out: `h.${i}.attn.c_proj`, norm2: `h.${i}.ln_2`, up: `h.${i}.mlp.c_fc`, down: `h.${i}.mlp.c_proj`, linear: false }),
+    layerEntries(i, sizes, {
+      norm1: `h.${i}.ln_1`,
+      qkv: `h.${i}.attn.c_attn`,
+      out: `h.${i}.attn.c_proj`,
+      norm2: `h.${i}.ln_2`,
+      up: `h.${i}.mlp.c_fc`,
+      down: `h.${i}.mlp.c_proj`,
+      linear: false,
+    }),
   );
   return {
     layout: 'HF GPT-2',
@@ -74,7 +87,13 @@ export function gpt2KeyTable(sizes: TextLayoutSizes & { readonly vocabSize: numb
       { key: 'wpe.weight', shape: [sizes.positions, d], paths: ['embeddings.positions'] },
       ...layers.flat(),
       ...finalNormEntries('ln_f', d),
-      { key: 'lm_head.weight', shape: [sizes.vocabSize, d], paths: ['embeddings.head'], optional: true },
+      {
+        key: 'lm_head.weight',
+        shape: [sizes.vocabSize, d],
+        paths: ['embeddings.head'],
+        optional: true,
+        unprefixed: true,
+      },
     ],
     ignored: [/^h\.\d+\.attn\.(bias|masked_bias)$/],
     prefixes: ['transformer.'],
@@ -88,9 +107,22 @@ export function gpt2KeyTable(sizes: TextLayoutSizes & { readonly vocabSize: numb
 export function torchEncoderKeyTable(sizes: TextLayoutSizes & { readonly finalNorm: boolean }): KeyTable {
   const layers = Array.from({ length: sizes.layers }, (_, i) => {
     const p = `layers.${i}.`;
-    return layerEntries(i, sizes, { norm1: `${p}norm1`, qkv: `${p}self_attn.in_proj`, out: `${p}self_attn.out_proj`, norm2: `${p}norm2`, up: `${p}linear1`, down: `${p}linear2`, linear: true });
+    return layerEntries(i, sizes, {
+      norm1: `${p}norm1`,
+      qkv: `${p}self_attn.in_proj`,
+      out: `${p}self_attn.out_proj`,
+      norm2: `${p}norm2`,
+      up: `${p}linear1`,
+      down: `${p}linear2`,
+      linear: true,
+    });
   });
   // nn.MultiheadAttention names its fused input projection in_proj_weight / in_proj_bias, not in_proj.weight.
-  const entries = layers.flat().map((e) => (e.key.includes('self_attn.in_proj.') ? { ...e, key: e.key.replace('in_proj.', 'in_proj_') } : e));
-  return { layout: 'torch nn.TransformerEncoder', entries: [...entries, ...(sizes.finalNorm ? finalNormEntries('norm', sizes.dModel) : [])] };
+  const entries = layers
+    .flat()
+    .map((e) => (e.key.includes('self_attn.in_proj.') ? { ...e, key: e.key.replace('in_proj.', 'in_proj_') } : e));
+  return {
+    layout: 'torch nn.TransformerEncoder',
+    entries: [...entries, ...(sizes.finalNorm ? finalNormEntries('norm', sizes.dModel) : [])],
+  };
 }

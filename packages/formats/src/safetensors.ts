@@ -1,5 +1,5 @@
 /**
- * A `.safetensors` reader and writer written from the format (SPEC §4): an 8-byte little-endian header
+ * A `.safetensors` reader and writer written from the format (docs/checkpoints.md): an 8-byte little-endian header
  * length, a JSON header `{ name: { dtype, shape, data_offsets: [begin, end] }, __metadata__? }`, then raw
  * little-endian data. Reads F32, F16, BF16, F64 (as float32) and I64, I32 (as int32, range-checked); writes
  * F32, I32 and I64. Every malformation is a {@link CheckpointError} naming the file and the tensor.
@@ -39,12 +39,26 @@ function halfToFloat(h: number): number {
 
 /** Parses safetensors bytes. `file` names the source in errors. */
 export function readSafetensors(bytes: Uint8Array, file = '<safetensors>'): SafetensorsFile {
-  if (!(bytes instanceof Uint8Array)) fail(file, '', 'the bytes of a .safetensors file', typeof bytes, 'read the file with fs.readFileSync');
-  if (bytes.length < 8) fail(file, '', 'at least 8 bytes (the header length)', `${bytes.length} bytes`, 'the file is truncated or not a safetensors file');
+  if (!(bytes instanceof Uint8Array))
+    fail(file, '', 'the bytes of a .safetensors file', typeof bytes, 'read the file with fs.readFileSync');
+  if (bytes.length < 8)
+    fail(
+      file,
+      '',
+      'at least 8 bytes (the header length)',
+      `${bytes.length} bytes`,
+      'the file is truncated or not a safetensors file',
+    );
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = Number(view.getBigUint64(0, true));
   if (headerLength > bytes.length - 8 || headerLength > 100_000_000) {
-    fail(file, 'header', `a header length ≤ ${bytes.length - 8} bytes`, `${headerLength}`, 'the file is truncated or not a safetensors file');
+    fail(
+      file,
+      'header',
+      `a header length ≤ ${bytes.length - 8} bytes`,
+      `${headerLength}`,
+      'the file is truncated or not a safetensors file',
+    );
   }
   let header: Record<string, unknown>;
   try {
@@ -52,7 +66,8 @@ export function readSafetensors(bytes: Uint8Array, file = '<safetensors>'): Safe
   } catch (e) {
     fail(file, 'header', 'a JSON header', `unparseable JSON (${(e as Error).message})`, 'the file is corrupt');
   }
-  if (typeof header !== 'object' || header === null || Array.isArray(header)) fail(file, 'header', 'a JSON object', typeof header, 'the file is corrupt');
+  if (typeof header !== 'object' || header === null || Array.isArray(header))
+    fail(file, 'header', 'a JSON object', typeof header, 'the file is corrupt');
   const dataStart = 8 + headerLength;
   const dataLength = bytes.length - dataStart;
   const tensors = new Map<string, SafeTensor>();
@@ -65,11 +80,23 @@ export function readSafetensors(bytes: Uint8Array, file = '<safetensors>'): Safe
     const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     const dtype = e?.dtype as SafetensorsDtype;
     if (!(typeof dtype === 'string' && dtype in BYTES)) {
-      fail(file, `tensor "${name}"`, 'dtype F32, F16, BF16, F64, I64 or I32', JSON.stringify(e?.dtype), 'convert the checkpoint to one of these dtypes');
+      fail(
+        file,
+        `tensor "${name}"`,
+        'dtype F32, F16, BF16, F64, I64 or I32',
+        JSON.stringify(e?.dtype),
+        'convert the checkpoint to one of these dtypes',
+      );
     }
     const shape = e.shape;
     if (!Array.isArray(shape) || !shape.every((s) => Number.isInteger(s) && s >= 0)) {
-      fail(file, `tensor "${name}"`, 'a shape of non-negative integers', JSON.stringify(shape), 'the header is corrupt');
+      fail(
+        file,
+        `tensor "${name}"`,
+        'a shape of non-negative integers',
+        JSON.stringify(shape),
+        'the header is corrupt',
+      );
     }
     const offsets = e.data_offsets;
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isInteger(o) && o >= 0)) {
@@ -78,9 +105,22 @@ export function readSafetensors(bytes: Uint8Array, file = '<safetensors>'): Safe
     const [begin, end] = offsets as [number, number];
     const count = (shape as number[]).reduce((a, b) => a * b, 1);
     if (end - begin !== count * BYTES[dtype]) {
-      fail(file, `tensor "${name}"`, `${count * BYTES[dtype]} bytes for ${dtype} ${JSON.stringify(shape)}`, `${end - begin} bytes (offsets ${begin}…${end})`, 'the header is corrupt');
+      fail(
+        file,
+        `tensor "${name}"`,
+        `${count * BYTES[dtype]} bytes for ${dtype} ${JSON.stringify(shape)}`,
+        `${end - begin} bytes (offsets ${begin}…${end})`,
+        'the header is corrupt',
+      );
     }
-    if (end > dataLength) fail(file, `tensor "${name}"`, `data up to byte ${end} of the data section`, `a data section of ${dataLength} bytes`, 'the file is truncated; download it again');
+    if (end > dataLength)
+      fail(
+        file,
+        `tensor "${name}"`,
+        `data up to byte ${end} of the data section`,
+        `a data section of ${dataLength} bytes`,
+        'the file is truncated; download it again',
+      );
     const at = (i: number) => dataStart + begin + i * BYTES[dtype];
     let data: Float32Array | Int32Array;
     switch (dtype) {
@@ -113,7 +153,14 @@ export function readSafetensors(bytes: Uint8Array, file = '<safetensors>'): Safe
         data = new Int32Array(count);
         for (let i = 0; i < count; i++) {
           const v = view.getBigInt64(at(i), true);
-          if (v > 2147483647n || v < -2147483648n) fail(file, `tensor "${name}"`, 'int64 values within the int32 range', `${v} at index ${i}`, 'token ids and indices must fit in int32');
+          if (v > 2147483647n || v < -2147483648n)
+            fail(
+              file,
+              `tensor "${name}"`,
+              'int64 values within the int32 range',
+              `${v} at index ${i}`,
+              'token ids and indices must fit in int32',
+            );
           data[i] = Number(v);
         }
         break;
@@ -131,13 +178,20 @@ export interface TensorToWrite {
 }
 
 /** Serialises tensors (in the given order) to safetensors bytes. */
-export function writeSafetensors(tensors: Readonly<Record<string, TensorToWrite>>, metadata: Record<string, string> = {}): Uint8Array {
+export function writeSafetensors(
+  tensors: Readonly<Record<string, TensorToWrite>>,
+  metadata: Record<string, string> = {},
+): Uint8Array {
   const header: Record<string, unknown> = {};
   let offset = 0;
   for (const [name, t] of Object.entries(tensors)) {
     const count = t.shape.reduce((a, b) => a * b, 1);
     if (count !== t.data.length) {
-      throw new CheckpointError(`writeSafetensors: tensor "${name}"`, { expected: `${count} values for shape [${t.shape.join(', ')}]`, received: `${t.data.length}`, fix: 'match the data to the shape' });
+      throw new CheckpointError(`writeSafetensors: tensor "${name}"`, {
+        expected: `${count} values for shape [${t.shape.join(', ')}]`,
+        received: `${t.data.length}`,
+        fix: 'match the data to the shape',
+      });
     }
     const size = count * BYTES[t.dtype];
     header[name] = { dtype: t.dtype, shape: [...t.shape], data_offsets: [offset, offset + size] };

@@ -5,7 +5,9 @@ describe('tokenizers', () => {
   it("GPT-2's BPE gives GPT-2's ids and round-trips", async () => {
     const t = await gpt2Tokenizer();
     expect(t.encode('Hello world')).toEqual([15496, 995]);
-    expect(t.decode(t.encode(' integro-differential equations, ∫ γ dx̃'))).toBe(' integro-differential equations, ∫ γ dx̃');
+    expect(t.decode(t.encode(' integro-differential equations, ∫ γ dx̃'))).toBe(
+      ' integro-differential equations, ∫ γ dx̃',
+    );
   });
 
   it('the character tokenizer maps ids to its alphabet and refuses unknown characters', () => {

@@ -21,7 +21,12 @@ export function characterTokenizer(alphabet: string): Tokenizer {
     encode(text: string): number[] {
       return [...text].map((c, i) => {
         const id = index.get(c);
-        if (id === undefined) throw new CheckpointError('prompt', { expected: `characters of the model's alphabet`, received: `${JSON.stringify(c)} at position ${i}`, fix: 'remove characters the model does not know' });
+        if (id === undefined)
+          throw new CheckpointError('prompt', {
+            expected: `characters of the model's alphabet`,
+            received: `${JSON.stringify(c)} at position ${i}`,
+            fix: 'remove characters the model does not know',
+          });
         return id;
       });
     },
@@ -39,7 +44,9 @@ export async function gpt2Tokenizer(): Promise<Tokenizer> {
 export type TokenizerSpec = { readonly type: 'gpt2' } | { readonly type: 'chars'; readonly alphabet: string };
 
 /** The tokenizer a model declares, or `undefined` (then only token ids can be used). */
-export async function tokenizerFor(config: { readonly tokenizer?: TokenizerSpec | undefined }): Promise<Tokenizer | undefined> {
+export async function tokenizerFor(config: {
+  readonly tokenizer?: TokenizerSpec | undefined;
+}): Promise<Tokenizer | undefined> {
   if (config.tokenizer?.type === 'chars') return characterTokenizer(config.tokenizer.alphabet);
   if (config.tokenizer?.type === 'gpt2') return gpt2Tokenizer();
   return undefined;

@@ -1,5 +1,5 @@
 /**
- * The pointwise affine sub-step of real checkpoints (SPEC [ext]): `u ↦ γ(y)·u + β(y)`, applied after the
+ * The pointwise affine sub-step of real checkpoints (docs/projections.md): `u ↦ γ(y)·u + β(y)`, applied after the
  * projection P^ε so that `affine ∘ P^ε` equals a trained LayerNorm. Not a projection: an explicit
  * pointwise map.
  */
@@ -14,13 +14,24 @@ export class AffineStep implements PointwiseStep {
   readonly beta: tf.Tensor1D;
 
   constructor(gamma: tf.Tensor1D, beta: tf.Tensor1D, label = 'affine') {
-    for (const [name, t] of [['gamma', gamma], ['beta', beta]] as const) {
+    for (const [name, t] of [
+      ['gamma', gamma],
+      ['beta', beta],
+    ] as const) {
       if (!(t instanceof tf.Tensor) || t.rank !== 1) {
-        throw new ShapeError(`affineStep: ${name}`, { expected: 'a 1-D tensor [N_y]', received: describeValue(t), fix: `pass ${name} as tf.tensor1d(...)` });
+        throw new ShapeError(`affineStep: ${name}`, {
+          expected: 'a 1-D tensor [N_y]',
+          received: describeValue(t),
+          fix: `pass ${name} as tf.tensor1d(...)`,
+        });
       }
     }
     if (gamma.shape[0] !== beta.shape[0]) {
-      throw new ShapeError('affineStep', { expected: 'gamma and beta of equal length', received: `gamma ${formatShape(gamma.shape)}, beta ${formatShape(beta.shape)}`, fix: 'one value per feature in each' });
+      throw new ShapeError('affineStep', {
+        expected: 'gamma and beta of equal length',
+        received: `gamma ${formatShape(gamma.shape)}, beta ${formatShape(beta.shape)}`,
+        fix: 'one value per feature in each',
+      });
     }
     this.gamma = gamma;
     this.beta = beta;
@@ -33,7 +44,7 @@ export class AffineStep implements PointwiseStep {
       throw new ShapeError('AffineStep.apply', {
         expected: `a field with ${this.gamma.shape[0]} features (the length of gamma)`,
         received: formatShape(u.values.shape),
-        fix: 'build the affine step for the field\'s feature grid',
+        fix: "build the affine step for the field's feature grid",
       });
     }
     return u.withValues(tf.tidy(() => tf.add(tf.mul(u.values, this.gamma), this.beta) as tf.Tensor3D)); // [B, N_x, N_y]

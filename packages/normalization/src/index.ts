@@ -1,5 +1,5 @@
 /**
- * `@tide/normalization`: constraint sets and projections (paper §3, SPEC §1): LayerNorm as the projection
+ * `@tide/normalization`: constraint sets and projections (paper §3; docs/projections.md): LayerNorm as the projection
  * onto S₁(σ₁(t), σ₂(t)), the RMS sphere, the affine sub-step of real checkpoints, and distances to the sets.
  *
  * (The non-negative cone S₂, whose projection is ReLU, lives with the activations in `@tide/feedforward`.)
@@ -16,3 +16,4 @@ export type { MeasurableConstraint } from './distance.js';
 export { featureMoments, featureMeanSquare } from './feature-moments.js';
 export { evaluateTarget } from './target.js';
 export type { TimeTarget } from './target.js';
+export { PreNormRate, preNormRate } from './pre-norm-rate.js';

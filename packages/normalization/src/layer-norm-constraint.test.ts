@@ -17,7 +17,13 @@ function seeded(seed: number): () => number {
 const featureGridGL = gaussLegendreRule(interval(0, 2), 7); // non-uniform feature weights
 function randomField(b: number, n: number, seed = 1, grid = featureGridGL): Field {
   const next = seeded(seed);
-  return field(tf.tensor3d(Array.from({ length: b * n * grid.size }, () => 2 * next() + 0.7), [b, n, grid.size]), { featureGrid: grid });
+  return field(
+    tf.tensor3d(
+      Array.from({ length: b * n * grid.size }, () => 2 * next() + 0.7),
+      [b, n, grid.size],
+    ),
+    { featureGrid: grid },
+  );
 }
 
 /** Weighted L² norm over the feature grid. */
@@ -51,14 +57,22 @@ describeEachBackend('LayerNorm as the projection onto S₁', () => {
     const total = w.reduce((a, b) => a + b, 0);
     const next = seeded(3);
     for (let k = 0; k < 4; k++) {
-      const best = norm(v[k]!.map((x, j) => x - pv[k]![j]!), w);
+      const best = norm(
+        v[k]!.map((x, j) => x - pv[k]![j]!),
+        w,
+      );
       for (let trial = 0; trial < 500; trial++) {
         // A random point of S₁: weighted mean s1, weighted variance s2².
         const z = v[k]!.map((x) => (trial % 2 === 0 ? x + 0.3 * next() : next()));
         const m = z.reduce((a, x, j) => a + w[j]! * x, 0) / total;
         const sd = Math.sqrt(z.reduce((a, x, j) => a + w[j]! * (x - m) ** 2, 0) / total);
         const s = z.map((x) => s1 + (s2 * (x - m)) / sd);
-        expect(norm(v[k]!.map((x, j) => x - s[j]!), w)).toBeGreaterThanOrEqual(best - 1e-4);
+        expect(
+          norm(
+            v[k]!.map((x, j) => x - s[j]!),
+            w,
+          ),
+        ).toBeGreaterThanOrEqual(best - 1e-4);
       }
     }
     tf.dispose([u.values, proj.values]);
@@ -72,7 +86,12 @@ describeEachBackend('LayerNorm as the projection onto S₁', () => {
     expectClose(pp.values, p.values, { atol: 1e-5, rtol: 1e-5 }, 'P∘P = P');
     const dist = distanceToConstraint(p, ln);
     expect(tf.max(dist).dataSync()[0]).toBeLessThan(1e-4);
-    for (const [c, s] of [[3.7, 0], [0.01, 0], [1, 5.5], [250, -3]] as const) {
+    for (const [c, s] of [
+      [3.7, 0],
+      [0.01, 0],
+      [1, 5.5],
+      [250, -3],
+    ] as const) {
       const moved = u.withValues(tf.add(tf.mul(u.values, c), s));
       const pm = ln.project(moved, 0);
       expectClose(pm.values, p.values, { atol: 2e-4, rtol: 1e-4 }, `P(${c}v + ${s})`);
@@ -96,7 +115,15 @@ describeEachBackend('LayerNorm as the projection onto S₁', () => {
   });
 
   it('β = 0: ε > 0 gives σ₁; ε = 0 gives the documented point σ₁ + σ₂·e of S₁', async () => {
-    const u = field(tf.tensor3d([[[2.5, 2.5, 2.5, 2.5, 2.5, 2.5, 2.5], [0, 0, 0, 0, 0, 0, 0]]]), { featureGrid: featureGridGL });
+    const u = field(
+      tf.tensor3d([
+        [
+          [2.5, 2.5, 2.5, 2.5, 2.5, 2.5, 2.5],
+          [0, 0, 0, 0, 0, 0, 0],
+        ],
+      ]),
+      { featureGrid: featureGridGL },
+    );
     const withEps = layerNormConstraint({ mean: 0.25, std: 3, epsilon: 1e-5 }).project(u, 0);
     expectClose(withEps.values, tf.fill([1, 2, 7], 0.25), { atol: 1e-6, rtol: 0 });
     const ln = layerNormConstraint({ mean: 0.25, std: 3 });
@@ -128,22 +155,39 @@ describeEachBackend('LayerNorm as the projection onto S₁', () => {
     const d = (await ln.distance(u, 0).array())[0]!;
     const v = (await u.values.array())[0]!;
     const pv = (await p.values.array())[0]!;
-    v.forEach((row, k) => expect(d[k]).toBeCloseTo(norm(row.map((x, j) => x - pv[k]![j]!), featureGridGL.weights), 4));
+    v.forEach((row, k) =>
+      expect(d[k]).toBeCloseTo(
+        norm(
+          row.map((x, j) => x - pv[k]![j]!),
+          featureGridGL.weights,
+        ),
+        4,
+      ),
+    );
     tf.dispose([u.values, p.values]);
   });
 
   it('gradients of P^ε and of the exact P (with its β = 0 branch) match central differences', () => {
     const u = randomField(1, 2, 8);
-    const c = tf.tensor3d([[[1, -2, 0.5, 3, -1, 0.2, 0.7], [0.3, 0.1, -0.4, 2, 1, -1, 0.5]]]);
+    const c = tf.tensor3d([
+      [
+        [1, -2, 0.5, 3, -1, 0.2, 0.7],
+        [0.3, 0.1, -0.4, 2, 1, -1, 0.5],
+      ],
+    ]);
     for (const eps of [1e-5, 0]) {
       const ln = layerNormConstraint({ mean: 0.1, std: 1.3, epsilon: eps });
       const loss = (x: tf.Tensor) => tf.sum(tf.mul(ln.project(u.withValues(x as tf.Tensor3D), 0).values, c));
       const g = tf.grad(loss)(u.values);
       const dir = tf.randomNormal([1, 2, 7], 0, 1, 'float32', 5);
       const h = 1e-2;
-      const fd = tf.tidy(() => tf.div(tf.sub(loss(tf.add(u.values, tf.mul(dir, h))), loss(tf.sub(u.values, tf.mul(dir, h)))), 2 * h));
+      const fd = tf.tidy(() =>
+        tf.div(tf.sub(loss(tf.add(u.values, tf.mul(dir, h))), loss(tf.sub(u.values, tf.mul(dir, h)))), 2 * h),
+      );
       const analytic = tf.sum(tf.mul(g, dir));
-      expect(Math.abs(analytic.dataSync()[0]! - fd.dataSync()[0]!)).toBeLessThan(2e-2 * Math.max(1, Math.abs(fd.dataSync()[0]!)));
+      expect(Math.abs(analytic.dataSync()[0]! - fd.dataSync()[0]!)).toBeLessThan(
+        2e-2 * Math.max(1, Math.abs(fd.dataSync()[0]!)),
+      );
       tf.dispose([g, dir, fd, analytic]);
     }
     tf.dispose([u.values, c]);
@@ -156,7 +200,9 @@ describeEachBackend('LayerNorm as the projection onto S₁', () => {
       const p = await expectTensorCount(() => ln.project(u, 0), 1);
       p.dispose();
       await expectNoLeaks(() => ln.distance(u, 0));
-      await expectNoLeaks(() => tf.grad((x: tf.Tensor) => tf.sum(ln.project(u.withValues(x as tf.Tensor3D), 0).values))(u.values));
+      await expectNoLeaks(() =>
+        tf.grad((x: tf.Tensor) => tf.sum(ln.project(u.withValues(x as tf.Tensor3D), 0).values))(u.values),
+      );
     }
     u.dispose();
   });

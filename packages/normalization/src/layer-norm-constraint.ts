@@ -1,12 +1,12 @@
 /**
- * LayerNorm as a projection (paper §3, SPEC §1).
+ * LayerNorm as a projection (paper §3; docs/projections.md).
  *
  * The constraint set `S₁(σ₁, σ₂) = { u : mean_y u = σ₁, var_y u = σ₂² }` (per token) is a sphere in each
  * token's feature space. The nearest point of S₁ to v is
  *
  *     P(v) = σ₂ (v − α)/√β + σ₁       (α, β: mean and variance of v over Ω_y).
  *
- * Real checkpoints use `P^ε(v) = σ₂ (v − α)/√(β + ε) + σ₁` (SPEC [ext]), followed by the affine sub-step
+ * Real checkpoints use `P^ε(v) = σ₂ (v − α)/√(β + ε) + σ₁` (docs/projections.md), followed by the affine sub-step
  * `γ(y)·u + β(y)`; with σ₁ = 0, σ₂ = 1 this is `nn.LayerNorm(eps)` exactly.
  *
  * **β = 0 (v constant over Ω_y).** S₁ is a sphere, not convex: every point of S₁ is then nearest, so the

@@ -36,7 +36,9 @@ describeEachBackend('RMS sphere', () => {
     expect(d.dataSync()[0]).toBeLessThan(1e-4);
     const v = field(tf.tensor3d([[[1, 2, 3, 4]]]));
     const ms = (1 + 4 + 9 + 16) / 4;
-    expectClose(rmsSphereConstraint({ epsilon: 0.5 }).project(v, 0).values, [[[1, 2, 3, 4].map((x) => x / Math.sqrt(ms + 0.5))]]);
+    expectClose(rmsSphereConstraint({ epsilon: 0.5 }).project(v, 0).values, [
+      [[1, 2, 3, 4].map((x) => x / Math.sqrt(ms + 0.5))],
+    ]);
     tf.dispose([zero.values, exact.values, d, v.values]);
   });
 });

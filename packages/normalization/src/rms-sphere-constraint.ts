@@ -53,7 +53,10 @@ export class RmsSphereConstraint implements Projection {
     checkField('RmsSphereConstraint.distance', u);
     const r = evaluateTarget('rmsSphereConstraint: radius σ₂', this.radius, t, true);
     const measure = u.featureGrid.weights.reduce((a, b) => a + b, 0);
-    return tf.tidy(() => tf.squeeze(tf.mul(tf.abs(tf.sub(tf.sqrt(featureMeanSquare(u)), r)), Math.sqrt(measure)), [2]) as tf.Tensor2D);
+    return tf.tidy(
+      () =>
+        tf.squeeze(tf.mul(tf.abs(tf.sub(tf.sqrt(featureMeanSquare(u)), r)), Math.sqrt(measure)), [2]) as tf.Tensor2D,
+    );
   }
 }
 

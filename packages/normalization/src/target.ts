@@ -27,7 +27,7 @@ export function checkEpsilon(subject: string, epsilon: unknown): number {
     throw new DomainError(`${subject}: epsilon`, {
       expected: 'a finite number ≥ 0',
       received: describeValue(epsilon),
-      fix: 'use the checkpoint\'s layer_norm_eps (e.g. 1e-5), or 0 for the exact projection',
+      fix: "use the checkpoint's layer_norm_eps (e.g. 1e-5), or 0 for the exact projection",
     });
   }
   return epsilon;

@@ -28,11 +28,17 @@ export function expm(m: Matrix): Matrix {
 export class LinearField implements VectorField {
   readonly kind = 'vector-field' as const;
   readonly m: tf.Tensor2D;
-  constructor(readonly matrix: Matrix, readonly label: string, readonly scale: (t: number) => number = () => 1) {
+  constructor(
+    readonly matrix: Matrix,
+    readonly label: string,
+    readonly scale: (t: number) => number = () => 1,
+  ) {
     this.m = tf.tensor2d(matrix);
   }
   evaluate(u: Field, t: number): Field {
     const [b, n, d] = u.values.shape;
-    return u.withValues(tf.tidy(() => tf.mul(tf.reshape(tf.matMul(tf.reshape(u.values, [b * n, d]), this.m), [b, n, d]), this.scale(t))));
+    return u.withValues(
+      tf.tidy(() => tf.mul(tf.reshape(tf.matMul(tf.reshape(u.values, [b * n, d]), this.m), [b, n, d]), this.scale(t))),
+    );
   }
 }

@@ -13,6 +13,12 @@ export interface Schedule<T> {
   /** The closed interval [a, b] on which `at` is defined. */
   readonly span: readonly [number, number];
   at(t: number): T;
+  /**
+   * The values the schedule takes, when it takes finitely many known in advance (a piecewise-constant θ):
+   * sub-step constructors check each one up front. Absent for interpolated or computed schedules, whose
+   * values are checked as a solve reads them.
+   */
+  readonly pieces?: readonly T[];
 }
 
 /** A constant or a schedule. */
@@ -30,7 +36,11 @@ export function valueAt<T>(value: TimeDependent<T>, t: number): T {
 
 function checkPieces(subject: string, pieces: readonly unknown[]): void {
   if (!Array.isArray(pieces) || pieces.length === 0) {
-    throw new SolverError(subject, { expected: 'at least one piece', received: describeValue(pieces), fix: 'pass one value per layer' });
+    throw new SolverError(subject, {
+      expected: 'at least one piece',
+      received: describeValue(pieces),
+      fix: 'pass one value per layer',
+    });
   }
 }
 
@@ -38,20 +48,29 @@ function checkPieces(subject: string, pieces: readonly unknown[]): void {
  * θ(t) = pieces[i] on [t0 + i·duration, t0 + (i+1)·duration) (the last piece includes its right end).
  * With t0 = 0 and duration = 1 this is a trained network: layer i is the unit time interval [i, i+1).
  */
-export function piecewiseConstant<T>(pieces: readonly T[], options: { t0?: number; duration?: number } = {}): Schedule<T> {
+export function piecewiseConstant<T>(
+  pieces: readonly T[],
+  options: { t0?: number; duration?: number } = {},
+): Schedule<T> {
   checkPieces('piecewiseConstant', pieces);
   const t0 = options.t0 ?? 0;
   const duration = options.duration ?? 1;
   if (!(duration > 0) || !Number.isFinite(duration) || !Number.isFinite(t0)) {
-    throw new SolverError('piecewiseConstant: duration', { expected: 'a finite t0 and duration > 0', received: `t0 = ${t0}, duration = ${duration}`, fix: 'one unit of time per layer is duration 1' });
+    throw new SolverError('piecewiseConstant: duration', {
+      expected: 'a finite t0 and duration > 0',
+      received: `t0 = ${t0}, duration = ${duration}`,
+      fix: 'one unit of time per layer is duration 1',
+    });
   }
   const span = [t0, t0 + pieces.length * duration] as const;
+  const values = Object.freeze([...pieces]);
   return {
     kind: 'schedule',
     span,
+    pieces: values,
     at(t: number): T {
-      const i = Math.min(pieces.length - 1, Math.max(0, Math.floor((t - t0) / duration)));
-      return pieces[i]!;
+      const i = Math.min(values.length - 1, Math.max(0, Math.floor((t - t0) / duration)));
+      return values[i]!;
     },
   };
 }
@@ -87,7 +106,11 @@ export function linearInterpolation<T>(
 /** Any function of t on `span`. */
 export function scheduleFromFunction<T>(span: readonly [number, number], f: (t: number) => T): Schedule<T> {
   if (!(span[0] < span[1])) {
-    throw new SolverError('scheduleFromFunction: span', { expected: 'a < b', received: `[${span[0]}, ${span[1]}]`, fix: 'give the interval on which f is defined' });
+    throw new SolverError('scheduleFromFunction: span', {
+      expected: 'a < b',
+      received: `[${span[0]}, ${span[1]}]`,
+      fix: 'give the interval on which f is defined',
+    });
   }
   return { kind: 'schedule', span, at: f };
 }
@@ -106,7 +129,12 @@ export function lerpTensors<T extends Record<string, tf.Tensor | undefined>>(a: 
   for (const key of Object.keys(a)) {
     const x = a[key];
     const y = b[key];
-    out[key] = x === undefined || y === undefined ? undefined : s === 0 ? tf.clone(x) : tf.tidy(() => tf.add(tf.mul(x, 1 - s), tf.mul(y, s)));
+    out[key] =
+      x === undefined || y === undefined
+        ? undefined
+        : s === 0
+          ? tf.clone(x)
+          : tf.tidy(() => tf.add(tf.mul(x, 1 - s), tf.mul(y, s)));
   }
   return out as T;
 }

@@ -1,35 +1,43 @@
 /**
- * Time-stepping schemes as data (paper §4, SPEC §2): a splitting scheme is an ordered list of sub-steps; a
- * parallel scheme averages branches; a Runge–Kutta scheme is a Butcher tableau applied to the unsplit
- * field `u_t = Σ_k F_k(u, t)`.
+ * Time-stepping schemes (paper §4; docs/splitting-and-recovery.md): a splitting scheme is an ordered list of
+ * sub-steps; a parallel scheme averages branches; a Runge–Kutta scheme is a Butcher tableau applied to the
+ * unsplit field `u_t = Σ_k F_k(u, t)`. Each scheme is data plus the one method a solve calls, `step`: it
+ * knows how to take one step t_n → t_n + Δt.
  *
  * Classical orders for smooth fields: Lie 1, Strang 2 (with second-order sub-flows), parallel 1,
  * explicit Euler 1, Heun 2, RK4 4.
  */
-import type { VectorField } from '@tide/domain';
-import { describeValue } from '@tide/backend';
+import { tf, describeValue } from '@tide/backend';
+import type { Field, VectorField } from '@tide/domain';
 import { SolverError } from './errors.js';
+import { checkTimeDependent, operatorAt } from './operator-kinds.js';
 import type { TimeDependent } from './schedule.js';
-import { explicitStep, type ExplicitSubStep, type SubStep } from './sub-steps.js';
+import type { StepContext } from './step-context.js';
+import { explicitStep, type ExplicitSubStep, type OperatorUse, type SubStep } from './sub-steps.js';
+
+/** What every scheme has: its operators (a solve checks that their schedules cover its span), and how it steps. */
+interface SchemeBehaviour {
+  readonly name: string;
+  readonly operators: readonly OperatorUse[];
+  /** One step from `u` at `context.tn` over `context.dt`; returns the new state (intermediates are the caller's tidy's). */
+  step(u: Field, context: StepContext): Field;
+}
 
 /** Sub-steps run in sequence over each step. */
-export interface SplittingScheme {
+export interface SplittingScheme extends SchemeBehaviour {
   readonly kind: 'splitting';
-  readonly name: string;
   readonly subSteps: readonly SubStep[];
 }
 
 /** Branches run from the same state, each with its sub-steps' fractions scaled by K, then averaged. */
-export interface ParallelScheme {
+export interface ParallelScheme extends SchemeBehaviour {
   readonly kind: 'parallel';
-  readonly name: string;
   readonly branches: readonly (readonly SubStep[])[];
 }
 
 /** A Butcher tableau on the unsplit field. */
-export interface RungeKuttaScheme {
+export interface RungeKuttaScheme extends SchemeBehaviour {
   readonly kind: 'runge-kutta';
-  readonly name: string;
   readonly order: number;
   readonly a: readonly (readonly number[])[];
   readonly b: readonly number[];
@@ -42,14 +50,61 @@ export type Scheme = SplittingScheme | ParallelScheme | RungeKuttaScheme;
 
 function nonEmpty(subject: string, list: readonly unknown[]): void {
   if (!Array.isArray(list) || list.length === 0) {
-    throw new SolverError(subject, { expected: 'at least one sub-step or term', received: describeValue(list), fix: 'list the operators the scheme steps through' });
+    throw new SolverError(subject, {
+      expected: 'at least one sub-step or term',
+      received: describeValue(list),
+      fix: 'list the operators the scheme steps through',
+    });
   }
+}
+
+function checkSubSteps(subject: string, subSteps: readonly SubStep[]): void {
+  nonEmpty(subject, subSteps);
+  subSteps.forEach((s, j) => {
+    if (
+      typeof (s as Partial<SubStep> | null)?.run !== 'function' ||
+      !Array.isArray((s as Partial<SubStep>).operators)
+    ) {
+      throw new SolverError(`${subject}: sub-step ${j}`, {
+        expected: 'a sub-step built by explicitStep, projectionStep, semiImplicitStep, relaxationStep or pointwiseStep',
+        received: describeValue(s),
+        fix: 'build sub-steps with the constructors of @tide/solvers',
+      });
+    }
+  });
+}
+
+/** Runs `subSteps` in order from `u`; `onEach` sees every new stage. */
+function runInOrder(
+  subSteps: readonly SubStep[],
+  u: Field,
+  context: StepContext,
+  onEach?: (j: number, s: SubStep, stage: Field) => void,
+): Field {
+  const stages = [u];
+  subSteps.forEach((s, j) => {
+    const next = context.runSubStep(s, stages);
+    onEach?.(j, s, next);
+    stages.push(next);
+  });
+  return stages[stages.length - 1]!;
+}
+
+/** A splitting scheme over `subSteps`. */
+function splitting(subSteps: readonly SubStep[], name: string): SplittingScheme {
+  return {
+    kind: 'splitting',
+    name,
+    subSteps,
+    operators: subSteps.flatMap((s) => s.operators),
+    step: (u, context) => runInOrder(subSteps, u, context, (j, s, stage) => context.observe(j, s.kind, stage)),
+  };
 }
 
 /** Lie (sequential) splitting: the sub-steps in order, each over the full step. First order. */
 export function lieSplitting(subSteps: readonly SubStep[], name = 'lie'): SplittingScheme {
-  nonEmpty('lieSplitting', subSteps);
-  return { kind: 'splitting', name, subSteps };
+  checkSubSteps('lieSplitting', subSteps);
+  return splitting(subSteps, name);
 }
 
 /**
@@ -60,23 +115,90 @@ export function strangSplitting(fields: readonly TimeDependent<VectorField>[], n
   nonEmpty('strangSplitting', fields);
   const half = (f: TimeDependent<VectorField>): ExplicitSubStep => explicitStep(f, { fraction: 0.5, method: 'heun' });
   const m = fields.length;
-  const subSteps: SubStep[] = [
-    ...fields.slice(0, m - 1).map(half),
-    explicitStep(fields[m - 1]!, { fraction: 1, method: 'heun' }),
-    ...fields.slice(0, m - 1).reverse().map(half),
-  ];
-  return { kind: 'splitting', name, subSteps };
+  return splitting(
+    [
+      ...fields.slice(0, m - 1).map(half),
+      explicitStep(fields[m - 1]!, { fraction: 1, method: 'heun' }),
+      ...fields
+        .slice(0, m - 1)
+        .reverse()
+        .map(half),
+    ],
+    name,
+  );
 }
 
 /** Parallel splitting: K branches `u + Δt·K·F_k(u)`, averaged. First order. */
 export function parallelSplitting(fields: readonly TimeDependent<VectorField>[], name = 'parallel'): ParallelScheme {
   nonEmpty('parallelSplitting', fields);
-  return { kind: 'parallel', name, branches: fields.map((f) => [explicitStep(f, { fraction: fields.length })]) };
+  const branches = fields.map((f) => [explicitStep(f, { fraction: fields.length })]);
+  return {
+    kind: 'parallel',
+    name,
+    branches,
+    operators: branches.flat().flatMap((s) => s.operators),
+    step(u, context) {
+      const ends = branches.map((branch) => runInOrder(branch, u, context));
+      return u.withValues(tf.div(tf.addN(ends.map((e) => e.values)), ends.length));
+    },
+  };
 }
 
-function rungeKutta(name: string, order: number, a: number[][], b: number[], c: number[], fields: readonly TimeDependent<VectorField>[]): RungeKuttaScheme {
+function rungeKutta(
+  name: string,
+  order: number,
+  a: number[][],
+  b: number[],
+  c: number[],
+  fields: readonly TimeDependent<VectorField>[],
+): RungeKuttaScheme {
   nonEmpty(name, fields);
-  return { kind: 'runge-kutta', name, order, a, b, c, fields };
+  fields.forEach((f, i) => checkTimeDependent(`${name}: term ${i}`, f, ['vector-field']));
+  /** `Σ_k F_k(v, t)` as a tensor. */
+  const total = (v: Field, t: number, context: StepContext): tf.Tensor => {
+    const parts = fields.map((f, i) => {
+      const field = operatorAt(`${name}: term ${i}`, f, t, ['vector-field']);
+      if (field.embed !== undefined) {
+        throw new SolverError(`solve: ${name} on "${field.label}"`, {
+          expected: "rates on the state's feature grid",
+          received: 'a rate with a feature lift',
+          fix: 'Runge–Kutta schemes integrate the unsplit field on one feature grid',
+        });
+      }
+      const r = context.evaluate(field, v, t);
+      if (r.features !== v.features)
+        throw new SolverError(`solve: ${name}`, {
+          expected: `rates with ${v.features} features`,
+          received: `${r.features}`,
+          fix: 'every term must keep the feature grid',
+        });
+      return r.values;
+    });
+    return parts.length === 1 ? parts[0]! : tf.addN(parts);
+  };
+  return {
+    kind: 'runge-kutta',
+    name,
+    order,
+    a,
+    b,
+    c,
+    fields,
+    operators: fields.map((value) => ({ role: `a ${name} term`, value })),
+    step(u, context) {
+      const dt = context.dt;
+      const k: tf.Tensor[] = [];
+      for (let i = 0; i < b.length; i++) {
+        context.countStage();
+        let stage = u.values as tf.Tensor;
+        a[i]!.forEach((aij, j) => {
+          if (aij !== 0) stage = tf.add(stage, tf.mul(k[j]!, aij * dt));
+        });
+        k.push(total(u.withValues(stage), context.time(c[i]!), context));
+      }
+      return u.withValues(tf.add(u.values, tf.mul(tf.addN(k.map((ki, i) => tf.mul(ki, b[i]!))), dt)));
+    },
+  };
 }
 
 /** Explicit Euler on `u_t = Σ F_k(u, t)`. Order 1. */

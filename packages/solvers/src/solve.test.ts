@@ -10,9 +10,22 @@ import { solve } from './solve.js';
 import { explicitStep, pointwiseStep, projectionStep, relaxationStep, semiImplicitStep } from './sub-steps.js';
 import { timeGrid } from './time-grid.js';
 
-const A: Matrix = [[0.2, 1.1, 0, -0.3], [-0.9, 0.1, 0.4, 0], [0, -0.5, -0.2, 0.8], [0.3, 0, -0.7, 0.1]];
-const B: Matrix = [[-0.4, 0, 0.6, 0], [0.2, -0.3, 0, 0.9], [-0.8, 0.1, 0.2, 0], [0, -0.6, 0.3, -0.1]];
-const u0rows = [[1, -0.5, 0.25, 2], [0.3, 0.8, -1.2, 0.4]];
+const A: Matrix = [
+  [0.2, 1.1, 0, -0.3],
+  [-0.9, 0.1, 0.4, 0],
+  [0, -0.5, -0.2, 0.8],
+  [0.3, 0, -0.7, 0.1],
+];
+const B: Matrix = [
+  [-0.4, 0, 0.6, 0],
+  [0.2, -0.3, 0, 0.9],
+  [-0.8, 0.1, 0.2, 0],
+  [0, -0.6, 0.3, -0.1],
+];
+const u0rows = [
+  [1, -0.5, 0.25, 2],
+  [0.3, 0.8, -1.2, 0.4],
+];
 const T = 2;
 
 function exact(): number[][] {
@@ -44,14 +57,27 @@ describeEachBackend('measured orders on a linear problem (exact solution by the 
   it.each(cases)('%s has its classical order within ±0.2', (_name, scheme, order, dts) => {
     const errors = dts.map((dt) => error(scheme, dt));
     const measured = convergenceOrder(dts, errors);
-    expect(Math.abs(measured - order), `measured ${measured.toFixed(3)} from errors ${errors.map((e) => e.toExponential(2)).join(', ')}`).toBeLessThan(0.2);
+    expect(
+      Math.abs(measured - order),
+      `measured ${measured.toFixed(3)} from errors ${errors.map((e) => e.toExponential(2)).join(', ')}`,
+    ).toBeLessThan(0.2);
   });
 });
 
 describeEachBackend('solve', () => {
   it('runs sub-steps in order: explicit, semi-implicit, relaxation, projection, pointwise', async () => {
-    const identity = new LinearField([[1, 0], [0, 1]], 'I');
-    const clampProjection: Projection = { kind: 'projection', label: 'clamp', project: (u) => u.withValues(tf.clipByValue(u.values, -1, 1)) };
+    const identity = new LinearField(
+      [
+        [1, 0],
+        [0, 1],
+      ],
+      'I',
+    );
+    const clampProjection: Projection = {
+      kind: 'projection',
+      label: 'clamp',
+      project: (u) => u.withValues(tf.clipByValue(u.values, -1, 1)),
+    };
     const scheme = lieSplitting([
       explicitStep(identity), // u1 = 2u
       semiImplicitStep(identity, clampProjection), // u2 = clamp(2 u1)
@@ -100,18 +126,32 @@ describeEachBackend('solve', () => {
       rk4([fa, fb]),
     ];
     const u0 = field(tf.tensor3d([u0rows]));
-    const c = tf.tensor3d([[[1, 2, -1, 0.5], [0.3, -0.2, 1, 1]]]);
-    const dir = tf.tensor3d([[[0.5, -1, 0.2, 0.1], [1, 0.3, -0.4, 0.6]]]);
+    const c = tf.tensor3d([
+      [
+        [1, 2, -1, 0.5],
+        [0.3, -0.2, 1, 1],
+      ],
+    ]);
+    const dir = tf.tensor3d([
+      [
+        [0.5, -1, 0.2, 0.1],
+        [1, 0.3, -0.4, 0.6],
+      ],
+    ]);
     for (const scheme of schemes) {
-      const loss = (x: tf.Tensor) => tf.tidy(() => {
-        const sol = solve(u0.withValues(x as tf.Tensor3D), scheme, { t1: 1, step: { dt: 0.5 } });
-        const l = tf.sum(tf.mul(tf.square(sol.u.values), c));
-        sol.dispose();
-        return l;
-      });
+      const loss = (x: tf.Tensor) =>
+        tf.tidy(() => {
+          const sol = solve(u0.withValues(x as tf.Tensor3D), scheme, { t1: 1, step: { dt: 0.5 } });
+          const l = tf.sum(tf.mul(tf.square(sol.u.values), c));
+          sol.dispose();
+          return l;
+        });
       const g = tf.grad(loss)(u0.values);
       const h = 1e-2;
-      const fd = (loss(tf.add(u0.values, tf.mul(dir, h))).dataSync()[0]! - loss(tf.sub(u0.values, tf.mul(dir, h))).dataSync()[0]!) / (2 * h);
+      const fd =
+        (loss(tf.add(u0.values, tf.mul(dir, h))).dataSync()[0]! -
+          loss(tf.sub(u0.values, tf.mul(dir, h))).dataSync()[0]!) /
+        (2 * h);
       const analytic = tf.sum(tf.mul(g, dir)).dataSync()[0]!;
       expect(Math.abs(analytic - fd), scheme.name).toBeLessThan(1e-2 * Math.max(1, Math.abs(fd)));
       g.dispose();
@@ -125,7 +165,10 @@ describeEachBackend('solve', () => {
     const scaled = (scale: (t: number) => number) => new LinearField([[1]], 'θ', scale);
     const u0 = field(tf.tensor3d([[[1]]]));
     const constant = piecewiseConstant(pieces);
-    const sol = solve(u0, rk4([scheduleFromFunction(constant.span, (t) => scaled(() => constant.at(t)))]), { t1: 3, step: { stepsPerUnit: 8 } });
+    const sol = solve(u0, rk4([scheduleFromFunction(constant.span, (t) => scaled(() => constant.at(t)))]), {
+      t1: 3,
+      step: { stepsPerUnit: 8 },
+    });
     expect(sol.u.values.dataSync()[0]).toBeCloseTo(Math.exp(0.5 - 0.25 + 1), 4);
     sol.dispose();
     const lin = linearInterpolation(pieces, (a, b, s) => (1 - s) * a + s * b);
@@ -139,7 +182,13 @@ describeEachBackend('solve', () => {
 
 describe('solve: bad input', () => {
   const u0 = field(tf.tensor3d([[[1, 2]]]));
-  const fi = new LinearField([[1, 0], [0, 1]], 'I');
+  const fi = new LinearField(
+    [
+      [1, 0],
+      [0, 1],
+    ],
+    'I',
+  );
   it('refuses Δt ≤ 0, non-finite times and bad step counts', () => {
     expect(() => solve(u0, rk4([fi]), { t1: 1, step: { dt: 0 } })).toThrow(/expected a finite Δt > 0, received 0/);
     expect(() => solve(u0, rk4([fi]), { t1: 1, step: { dt: -0.5 } })).toThrow(SolverError);
@@ -152,17 +201,23 @@ describe('solve: bad input', () => {
   it('refuses an empty scheme', () => {
     expect(() => lieSplitting([])).toThrow(/expected at least one sub-step or term/);
     expect(() => rk4([])).toThrow(SolverError);
-    expect(() => solve(u0, { kind: 'splitting', name: 'x', subSteps: [] }, { t1: 1 })).toThrow(/an empty or malformed 'splitting' scheme/);
+    expect(() => solve(u0, { kind: 'splitting', name: 'x', subSteps: [] } as never, { t1: 1 })).toThrow(
+      /an empty or malformed 'splitting' scheme/,
+    );
     expect(() => solve(u0, {} as never, { t1: 1 })).toThrow(SolverError);
   });
 
   it('refuses a schedule that does not cover [t0, t1]', () => {
     const twoLayers = piecewiseConstant([fi, fi]);
-    expect(() => solve(u0, lieSplitting([explicitStep(twoLayers)]), { t1: 3 })).toThrow(/expected a schedule covering the solve span \[0, 3\], received a schedule on \[0, 2\]/);
+    expect(() => solve(u0, lieSplitting([explicitStep(twoLayers)]), { t1: 3 })).toThrow(
+      /expected a schedule covering the solve span \[0, 3\], received a schedule on \[0, 2\]/,
+    );
   });
 
   it('refuses off-grid save times, bad relaxation stages and operators that break the contract', () => {
-    expect(() => solve(u0, rk4([fi]), { t1: 1, step: { dt: 0.5 }, saveAt: [0.3] })).toThrow(/saveAt: expected times on the step grid/);
+    expect(() => solve(u0, rk4([fi]), { t1: 1, step: { dt: 0.5 }, saveAt: [0.3] })).toThrow(
+      /saveAt: expected times on the step grid/,
+    );
     expect(() => solve(u0, lieSplitting([relaxationStep([1])]), { t1: 1 })).toThrow(/stage indices in 0…0/);
     const bad = { kind: 'vector-field', label: 'bad', evaluate: () => 42 } as never;
     expect(() => solve(u0, lieSplitting([explicitStep(bad)]), { t1: 1 })).toThrow(/operator "bad": expected a Field/);
@@ -171,9 +226,15 @@ describe('solve: bad input', () => {
 
   it('a solve that fails in its second step leaves no tensors behind', () => {
     let calls = 0;
-    const failsLater = { kind: 'vector-field', label: 'fails-later', evaluate: (u: never) => (++calls > 1 ? 42 : fi.evaluate(u, 0)) } as never;
+    const failsLater = {
+      kind: 'vector-field',
+      label: 'fails-later',
+      evaluate: (u: never) => (++calls > 1 ? 42 : fi.evaluate(u, 0)),
+    } as never;
     const before = tf.memory().numTensors;
-    expect(() => solve(u0, lieSplitting([explicitStep(failsLater)]), { t1: 2, saveAt: 'steps' })).toThrow(/operator "fails-later"/);
+    expect(() => solve(u0, lieSplitting([explicitStep(failsLater)]), { t1: 2, saveAt: 'steps' })).toThrow(
+      /operator "fails-later"/,
+    );
     expect(calls).toBe(2);
     expect(tf.memory().numTensors).toBe(before);
   });

@@ -35,8 +35,14 @@ export class AdamW {
   ) {
     for (const [name, p] of variables) {
       // tf.variable keeps its initial tensor alive; inside a tidy the zeros are freed and the variable stays.
-      this.m.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
-      this.v.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
+      this.m.set(
+        name,
+        tf.tidy(() => tf.variable(tf.zerosLike(p), false)),
+      );
+      this.v.set(
+        name,
+        tf.tidy(() => tf.variable(tf.zerosLike(p), false)),
+      );
     }
   }
 

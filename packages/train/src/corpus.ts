@@ -9,7 +9,17 @@ import { TrainingError } from './errors.js';
 /** Newline and the 95 printable ASCII characters: ids 0…95. */
 export const ASCII_ALPHABET = `\n${Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i)).join('')}`;
 
-const FOLD: Record<string, string> = { '‘': "'", '’': "'", '“': '"', '”': '"', '—': '--', '–': '-', '…': '...', '\t': ' ', '\r': '' };
+const FOLD: Record<string, string> = {
+  '‘': "'",
+  '’': "'",
+  '“': '"',
+  '”': '"',
+  '—': '--',
+  '–': '-',
+  '…': '...',
+  '\t': ' ',
+  '\r': '',
+};
 
 /** The corpus as ids, with its split. */
 export interface Corpus {
@@ -19,7 +29,10 @@ export interface Corpus {
 }
 
 /** Maps `text` onto `alphabet` and holds out the last `validationFraction` (default 0.1). */
-export function characterCorpus(text: string, options: { alphabet?: string; validationFraction?: number } = {}): Corpus {
+export function characterCorpus(
+  text: string,
+  options: { alphabet?: string; validationFraction?: number } = {},
+): Corpus {
   const alphabet = options.alphabet ?? ASCII_ALPHABET;
   const index = new Map([...alphabet].map((c, i) => [c, i]));
   const ids: number[] = [];
@@ -30,16 +43,30 @@ export function characterCorpus(text: string, options: { alphabet?: string; vali
     }
   }
   const fraction = options.validationFraction ?? 0.1;
-  if (!(fraction > 0 && fraction < 0.5)) throw new TrainingError('corpus: validationFraction', { expected: 'a number in (0, 0.5)', received: describeValue(fraction), fix: 'hold out e.g. 0.1 of the text' });
+  if (!(fraction > 0 && fraction < 0.5))
+    throw new TrainingError('corpus: validationFraction', {
+      expected: 'a number in (0, 0.5)',
+      received: describeValue(fraction),
+      fix: 'hold out e.g. 0.1 of the text',
+    });
   const cut = Math.floor(ids.length * (1 - fraction));
   if (cut < 1000 || ids.length - cut < 200) {
-    throw new TrainingError('corpus', { expected: 'at least ~1 200 characters of the alphabet', received: `${ids.length} characters`, fix: 'train on a longer text' });
+    throw new TrainingError('corpus', {
+      expected: 'at least ~1 200 characters of the alphabet',
+      received: `${ids.length} characters`,
+      fix: 'train on a longer text',
+    });
   }
   return { alphabet, train: Int32Array.from(ids.slice(0, cut)), validation: Int32Array.from(ids.slice(cut)) };
 }
 
 /** `batch` random windows of `length + 1` ids: inputs `[B, length]` and next-token targets `[B, length]`. */
-export function sampleBatch(ids: Int32Array, batch: number, length: number, random: () => number): { inputs: tf.Tensor2D; targets: tf.Tensor2D } {
+export function sampleBatch(
+  ids: Int32Array,
+  batch: number,
+  length: number,
+  random: () => number,
+): { inputs: tf.Tensor2D; targets: tf.Tensor2D } {
   const x = new Int32Array(batch * length);
   const y = new Int32Array(batch * length);
   for (let b = 0; b < batch; b++) {

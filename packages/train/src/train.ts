@@ -10,7 +10,15 @@ import { tf, describeValue, flattenTree, mapTree, seededRandom, unflattenTree } 
 import { solve } from '@tide/solvers';
 import { gpt2KeyTable, keyTableShapes, writeSafetensors } from '@tide/formats';
 import { readSafetensorsFile } from '@tide/formats/node';
-import { discretise, embedTokens, transformerModel, type DiscretisationOptions, type ModelConfig, type ModelParameters, type TransformerModel } from '@tide/transformer';
+import {
+  discretise,
+  embedTokens,
+  transformerModel,
+  type DiscretisationOptions,
+  type ModelConfig,
+  type ModelParameters,
+  type TransformerModel,
+} from '@tide/transformer';
 import { loadCheckpoint, saveCheckpoint } from '@tide/transformer/node';
 import { AdamW, warmupCosine } from './adamw.js';
 import { sampleBatch, type Corpus } from './corpus.js';
@@ -75,7 +83,10 @@ export interface TrainResult {
  * kernels that write into the residual stream (`wo`, `w2`) N(0, 0.02/√(2L)), every other kernel N(0, 0.02).
  * Weight decay applies to the 2-D kernels and the token embedding.
  */
-function initialisation(path: string, layers: number): { kind: 'normal' | 'ones' | 'zeros'; std: number; decay: boolean } {
+function initialisation(
+  path: string,
+  layers: number,
+): { kind: 'normal' | 'ones' | 'zeros'; std: number; decay: boolean } {
   const leaf = path.slice(path.lastIndexOf('.') + 1);
   if (leaf === 'gamma') return { kind: 'ones', std: 0, decay: false };
   if (leaf === 'beta' || /^b[qkvo12]$/.test(leaf)) return { kind: 'zeros', std: 0, decay: false };
@@ -96,7 +107,12 @@ function trainable(model: TransformerModel): TrainableModel {
   const decay = new Set<string>();
   const L = model.config.numLayers;
   for (const [path, t] of flattenTree(model.parameters)) {
-    if (!(t instanceof tf.Variable)) throw new TrainingError(`train: parameter "${path}"`, { expected: 'a trainable variable', received: 'a constant tensor', fix: 'convert the model with asVariables' });
+    if (!(t instanceof tf.Variable))
+      throw new TrainingError(`train: parameter "${path}"`, {
+        expected: 'a trainable variable',
+        received: 'a constant tensor',
+        fix: 'convert the model with asVariables',
+      });
     variables.set(path, t);
     if (initialisation(path, L).decay) decay.add(path);
   }
@@ -119,7 +135,11 @@ export function initLanguageModel(arch: Architecture, alphabet: string, seed = 0
   const f = arch.dFeedforward ?? 4 * d;
   const V = [...alphabet].length;
   if (![d, heads, L, f, P].every((v) => Number.isInteger(v) && v > 0) || d % heads !== 0) {
-    throw new TrainingError('architecture', { expected: 'positive integers with heads dividing d_model', received: JSON.stringify({ d, heads, L, f, P }), fix: 'e.g. --d-model 64 --heads 4 --layers 4 --context 64' });
+    throw new TrainingError('architecture', {
+      expected: 'positive integers with heads dividing d_model',
+      received: JSON.stringify({ d, heads, L, f, P }),
+      fix: 'e.g. --d-model 64 --heads 4 --layers 4 --context 64',
+    });
   }
   const shapes = keyTableShapes(gpt2KeyTable({ layers: L, dModel: d, dFeedforward: f, vocabSize: V, positions: P }));
   shapes.delete('embeddings.head'); // the LM head is tied to the token embedding
@@ -128,13 +148,29 @@ export function initLanguageModel(arch: Architecture, alphabet: string, seed = 0
   const leaves = new Map<string, tf.Tensor>();
   for (const [path, shape] of shapes) {
     const { kind, std } = initialisation(path, L);
-    const t = kind === 'normal' ? tf.randomNormal(shape, 0, std, 'float32', s++) : kind === 'ones' ? tf.ones(shape) : tf.zeros(shape);
+    const t =
+      kind === 'normal'
+        ? tf.randomNormal(shape, 0, std, 'float32', s++)
+        : kind === 'ones'
+          ? tf.ones(shape)
+          : tf.zeros(shape);
     leaves.set(path, tf.variable(t, true));
     t.dispose();
   }
   const config: ModelConfig = {
-    layout: 'gpt2', dModel: d, heads, dFeedforward: f, numLayers: L, activation: 'gelu_new', normFirst: arch.normFirst ?? true, epsilon: 1e-5,
-    causal: true, finalNorm: true, vocabSize: V, positions: P, tokenizer: { type: 'chars', alphabet },
+    layout: 'gpt2',
+    dModel: d,
+    heads,
+    dFeedforward: f,
+    numLayers: L,
+    activation: 'gelu_new',
+    normFirst: arch.normFirst ?? true,
+    epsilon: 1e-5,
+    causal: true,
+    finalNorm: true,
+    vocabSize: V,
+    positions: P,
+    tokenizer: { type: 'chars', alphabet },
   };
   return trainable(transformerModel(config, unflattenTree<ModelParameters>(leaves), 'initLanguageModel'));
 }
@@ -143,23 +179,37 @@ export function initLanguageModel(arch: Architecture, alphabet: string, seed = 0
  * The loss of a batch: mean next-token cross-entropy of the logits at t = T, plus `kineticWeight·∫‖u_t‖²dt`.
  * Returns scalars (caller owns them).
  */
-export function languageModelLoss(model: TransformerModel, inputs: tf.Tensor2D, targets: tf.Tensor2D, options: DiscretisationOptions & { kineticWeight?: number } = {}): { loss: tf.Scalar; crossEntropy: tf.Scalar; kinetic: tf.Scalar } {
+export function languageModelLoss(
+  model: TransformerModel,
+  inputs: tf.Tensor2D,
+  targets: tf.Tensor2D,
+  options: DiscretisationOptions & { kineticWeight?: number } = {},
+): { loss: tf.Scalar; crossEntropy: tf.Scalar; kinetic: tf.Scalar } {
   const disc = discretise(model, options);
   try {
     return tf.tidy(() => {
       const u0 = embedTokens(model, inputs, 'inputs', { differentiable: true });
       const kw = options.kineticWeight ?? 0;
-      const sol = solve(u0, disc.scheme, { t1: disc.t1, step: { stepsPerUnit: disc.stepsPerLayer }, ...(kw > 0 && { saveAt: 'steps' as const }) });
+      const sol = solve(u0, disc.scheme, {
+        t1: disc.t1,
+        step: { stepsPerUnit: disc.stepsPerLayer },
+        ...(kw > 0 && { saveAt: 'steps' as const }),
+      });
       const dt = 1 / disc.stepsPerLayer;
       let kinetic: tf.Scalar = tf.scalar(0);
       for (let n = 0; n + 1 < sol.states.length; n++) {
-        kinetic = tf.add(kinetic, tf.div(tf.mean(tf.sum(tf.square(tf.sub(sol.states[n + 1]!.values, sol.states[n]!.values)), -1)), dt)) as tf.Scalar;
+        kinetic = tf.add(
+          kinetic,
+          tf.div(tf.mean(tf.sum(tf.square(tf.sub(sol.states[n + 1]!.values, sol.states[n]!.values)), -1)), dt),
+        ) as tf.Scalar;
       }
       const logits = disc.readout(sol.u); // [B, N, V]
       const V = logits.shape[2];
       const flat = tf.reshape(logits, [-1, V]); // [B·N, V]
       const logp = tf.sub(flat, tf.logSumExp(flat, -1, true)); // log-softmax (tf.logSoftmax leaks a data id on wasm under autodiff)
-      const crossEntropy = tf.neg(tf.mean(tf.sum(tf.mul(logp, tf.oneHot(tf.reshape(targets, [-1]), V)), -1))) as tf.Scalar;
+      const crossEntropy = tf.neg(
+        tf.mean(tf.sum(tf.mul(logp, tf.oneHot(tf.reshape(targets, [-1]), V)), -1)),
+      ) as tf.Scalar;
       return { loss: tf.add(crossEntropy, tf.mul(kinetic, kw)) as tf.Scalar, crossEntropy, kinetic };
     });
   } finally {
@@ -168,7 +218,12 @@ export function languageModelLoss(model: TransformerModel, inputs: tf.Tensor2D, 
 }
 
 function check(name: string, value: unknown, ok: boolean, fix: string): void {
-  if (!ok) throw new TrainingError(`train: ${name}`, { expected: fix, received: describeValue(value), fix: `pass a valid --${name}` });
+  if (!ok)
+    throw new TrainingError(`train: ${name}`, {
+      expected: fix,
+      received: describeValue(value),
+      fix: `pass a valid --${name}`,
+    });
 }
 
 /** Trains a character-level language model on `corpus` (or continues the run in `options.outDir`). */
@@ -182,7 +237,11 @@ export function trainLanguageModel(corpus: Corpus, arch: Architecture, options: 
   check('steps', options.steps, Number.isInteger(options.steps) && options.steps > 0, 'an integer > 0');
   check('batch', batch, Number.isInteger(batch) && batch > 0, 'an integer > 0');
   check('lr', peak, peak > 0 && Number.isFinite(peak), 'a learning rate > 0');
-  const disc: DiscretisationOptions = { ...(options.scheme && { scheme: options.scheme }), ...(options.stepsPerLayer && { stepsPerLayer: options.stepsPerLayer }), ...(options.schedule && { schedule: options.schedule }) };
+  const disc: DiscretisationOptions = {
+    ...(options.scheme && { scheme: options.scheme }),
+    ...(options.stepsPerLayer && { stepsPerLayer: options.stepsPerLayer }),
+    ...(options.schedule && { schedule: options.schedule }),
+  };
   const loss = { ...disc, kineticWeight: options.kineticWeight ?? 0 };
   let model: TransformerModel;
   let variables: Map<string, tf.Variable>;
@@ -191,9 +250,17 @@ export function trainLanguageModel(corpus: Corpus, arch: Architecture, options: 
   let history: { step: number; loss: number; validationLoss?: number }[] = [];
   const statePath = options.outDir === undefined ? undefined : join(options.outDir, 'trainer-state.safetensors');
   if (options.resume) {
-    if (options.outDir === undefined || !existsSync(statePath!)) throw new TrainingError('train --resume', { expected: `a trainer state in ${options.outDir}`, received: 'none', fix: 'resume from the --out folder of an earlier run' });
+    if (options.outDir === undefined || !existsSync(statePath!))
+      throw new TrainingError('train --resume', {
+        expected: `a trainer state in ${options.outDir}`,
+        received: 'none',
+        fix: 'resume from the --out folder of an earlier run',
+      });
     ({ model, variables, decay } = asVariables(loadCheckpoint(options.outDir)));
-    const meta = JSON.parse(readFileSync(join(options.outDir, 'trainer.json'), 'utf8')) as { step: number; history: typeof history };
+    const meta = JSON.parse(readFileSync(join(options.outDir, 'trainer.json'), 'utf8')) as {
+      step: number;
+      history: typeof history;
+    };
     start = meta.step;
     history = meta.history;
   } else {
@@ -205,7 +272,12 @@ export function trainLanguageModel(corpus: Corpus, arch: Architecture, options: 
     for (const [name] of variables) {
       const m = state.get(`${name}.m`);
       const v = state.get(`${name}.v`);
-      if (!m || !v) throw new TrainingError(`${statePath}: "${name}.m"`, { expected: 'the optimizer moments of every variable', received: 'a missing entry', fix: 'the trainer state is incomplete; train from scratch' });
+      if (!m || !v)
+        throw new TrainingError(`${statePath}: "${name}.m"`, {
+          expected: 'the optimizer moments of every variable',
+          received: 'a missing entry',
+          fix: 'the trainer state is incomplete; train from scratch',
+        });
       optimizer.m.get(name)!.assign(tf.tensor(m.data as Float32Array, m.shape as number[]));
       optimizer.v.get(name)!.assign(tf.tensor(v.data as Float32Array, v.shape as number[]));
     }
@@ -225,7 +297,20 @@ export function trainLanguageModel(corpus: Corpus, arch: Architecture, options: 
   };
   const save = (step: number) => {
     if (options.outDir === undefined) return;
-    saveCheckpoint(model, options.outDir, { tide: { scheme: disc.scheme ?? 'lie', stepsPerLayer: disc.stepsPerLayer ?? 1, schedule: disc.schedule ?? 'piecewise', trainedSteps: step, norm_first: model.config.normFirst } }, { format: 'pt', generator: 'tide train' });
+    saveCheckpoint(
+      model,
+      options.outDir,
+      {
+        tide: {
+          scheme: disc.scheme ?? 'lie',
+          stepsPerLayer: disc.stepsPerLayer ?? 1,
+          schedule: disc.schedule ?? 'piecewise',
+          trainedSteps: step,
+          norm_first: model.config.normFirst,
+        },
+      },
+      { format: 'pt', generator: 'tide train' },
+    );
     const state: Record<string, { dtype: 'F32'; shape: number[]; data: Float32Array }> = {};
     for (const [name] of variables) {
       const m = optimizer.m.get(name)!;
@@ -233,7 +318,10 @@ export function trainLanguageModel(corpus: Corpus, arch: Architecture, options: 
       state[`${name}.v`] = { dtype: 'F32', shape: m.shape, data: optimizer.v.get(name)!.dataSync() as Float32Array };
     }
     writeFileSync(statePath!, writeSafetensors(state));
-    writeFileSync(join(options.outDir, 'trainer.json'), `${JSON.stringify({ step, history, options: { ...options, onProgress: undefined }, arch }, null, 1)}\n`);
+    writeFileSync(
+      join(options.outDir, 'trainer.json'),
+      `${JSON.stringify({ step, history, options: { ...options, onProgress: undefined }, arch }, null, 1)}\n`,
+    );
   };
   const t0 = performance.now();
   let last = NaN;
@@ -250,7 +338,12 @@ export function trainLanguageModel(corpus: Corpus, arch: Architecture, options: 
       return l.loss;
     }, [...variables.values()]);
     last = value.dataSync()[0]!;
-    if (!Number.isFinite(last)) throw new TrainingError(`train: step ${step}`, { expected: 'a finite loss', received: String(last), fix: 'lower --lr' });
+    if (!Number.isFinite(last))
+      throw new TrainingError(`train: step ${step}`, {
+        expected: 'a finite loss',
+        received: String(last),
+        fix: 'lower --lr',
+      });
     optimizer.apply(grads, lr);
     tf.dispose([value, inputs, targets, ...Object.values(grads)]);
     smoothed = Number.isNaN(smoothed) ? last : 0.95 * smoothed + 0.05 * last;
@@ -259,10 +352,20 @@ export function trainLanguageModel(corpus: Corpus, arch: Architecture, options: 
     const validationLoss = evaluate ? validation() : undefined;
     if (evaluate) history.push({ step: done, loss: smoothed, ...(validationLoss !== undefined && { validationLoss }) });
     const elapsed = (performance.now() - t0) / 1000;
-    options.onProgress?.({ step: done, steps: options.steps, loss: smoothed, learningRate: lr, tokensPerSecond: ((done - start) * batch * context) / elapsed, elapsedSeconds: elapsed, ...(validationLoss !== undefined && { validationLoss }), ...(loss.kineticWeight > 0 && { kinetic }) });
+    options.onProgress?.({
+      step: done,
+      steps: options.steps,
+      loss: smoothed,
+      learningRate: lr,
+      tokensPerSecond: ((done - start) * batch * context) / elapsed,
+      elapsedSeconds: elapsed,
+      ...(validationLoss !== undefined && { validationLoss }),
+      ...(loss.kineticWeight > 0 && { kinetic }),
+    });
     if ((options.checkpointEvery !== undefined && done % options.checkpointEvery === 0) || done === end) save(done);
   }
-  const validationLoss = history.length > 0 ? history[history.length - 1]!.validationLoss ?? validation() : validation();
+  const validationLoss =
+    history.length > 0 ? (history[history.length - 1]!.validationLoss ?? validation()) : validation();
   optimizer.dispose();
   return { model, history, trainLoss: smoothed, validationLoss, seconds: (performance.now() - t0) / 1000 };
 }

@@ -38,7 +38,9 @@ describe('checkpoint import', () => {
     const missing = new Map(gptTensors);
     missing.delete('h.1.mlp.c_proj.bias');
     await expectNoLeaks(() => {
-      expect(() => modelFromTensors(parseConfig(gptConfig), missing)).toThrow(/"h\.1\.mlp\.c_proj\.bias": expected a tensor of shape \[16\] \(HF GPT-2 layout\), received no such key/);
+      expect(() => modelFromTensors(parseConfig(gptConfig), missing)).toThrow(
+        /"h\.1\.mlp\.c_proj\.bias": expected a tensor of shape \[16\] \(HF GPT-2 layout\), received no such key/,
+      );
     });
     const model = loadCheckpoint(gptDir);
     const before = tf.memory().numTensors;
@@ -47,27 +49,44 @@ describe('checkpoint import', () => {
   });
 
   it('validates the config', () => {
-    expect(() => parseConfig({ ...gptConfig, n_head: 3 })).toThrow(/"n_head": expected a divisor of n_embd = 16, received 3/);
-    expect(() => parseConfig({ ...gptConfig, activation_function: 'relu' })).toThrow(/"activation_function": expected "gelu_new" or "gelu"/);
+    expect(() => parseConfig({ ...gptConfig, n_head: 3 })).toThrow(
+      /"n_head": expected a divisor of n_embd = 16, received 3/,
+    );
+    expect(() => parseConfig({ ...gptConfig, activation_function: 'relu' })).toThrow(
+      /"activation_function": expected "gelu_new" or "gelu"/,
+    );
     expect(() => parseConfig({ ...gptConfig, n_layer: 0 })).toThrow(CheckpointError);
-    expect(() => parseConfig({ ...gptConfig, tide_tokenizer: { type: 'chars', alphabet: 'abc' } })).toThrow(/tide_tokenizer.*<50 characters>/);
-    expect(() => parseConfig({ format: 'torch-transformer-encoder', d_model: 8, nhead: 2, num_layers: 1, activation: 'swish' })).toThrow(/"activation": expected "relu" or "gelu"/);
-    expect(() => parseConfig({ format: 'torch-transformer-encoder', d_model: 8, nhead: 2, num_layers: 1, norm_first: 'yes' })).toThrow(/"norm_first": expected true or false/);
+    expect(() => parseConfig({ ...gptConfig, tide_tokenizer: { type: 'chars', alphabet: 'abc' } })).toThrow(
+      /tide_tokenizer.*<50 characters>/,
+    );
+    expect(() =>
+      parseConfig({ format: 'torch-transformer-encoder', d_model: 8, nhead: 2, num_layers: 1, activation: 'swish' }),
+    ).toThrow(/"activation": expected "relu" or "gelu"/);
+    expect(() =>
+      parseConfig({ format: 'torch-transformer-encoder', d_model: 8, nhead: 2, num_layers: 1, norm_first: 'yes' }),
+    ).toThrow(/"norm_first": expected true or false/);
     expect(parseConfig({ ...gptConfig, vocab_size: 50257 }).tokenizer).toEqual({ type: 'gpt2' });
   });
 
   it('refuses tensors the config does not use (an extra layer, a final norm turned off), unless allowed, and lists them', async () => {
     const oneLayer = { ...gptConfig, n_layer: 1 };
     await expectNoLeaks(() => {
-      expect(() => modelFromTensors(parseConfig(oneLayer), gptTensors)).toThrow(/"h\.1\.ln_1\.weight".* and \d+ more: expected only the tensors of the HF GPT-2 layout that config\.json describes, received 12 unused tensor\(s\)/);
+      expect(() => modelFromTensors(parseConfig(oneLayer), gptTensors)).toThrow(
+        /"h\.1\.ln_1\.weight".* and \d+ more: expected only the tensors of the HF GPT-2 layout that config\.json describes, received 12 unused tensor\(s\)/,
+      );
     });
-    const allowed = modelFromTensors(parseConfig(oneLayer), gptTensors, 'model.safetensors', { allowUnusedTensors: true });
+    const allowed = modelFromTensors(parseConfig(oneLayer), gptTensors, 'model.safetensors', {
+      allowUnusedTensors: true,
+    });
     expect(allowed.parameters.layers).toHaveLength(1);
     allowed.dispose();
     const encDir = fixtureDir('encoder-preln-gelu');
     const encConfig = JSON.parse(readFileSync(join(encDir, 'config.json'), 'utf8'));
     const encTensors = readSafetensors(new Uint8Array(readFileSync(join(encDir, 'model.safetensors')))).tensors;
-    if (encConfig.final_norm) expect(() => modelFromTensors(parseConfig({ ...encConfig, final_norm: false }), encTensors)).toThrow(/"norm\.weight", "norm\.bias": expected only the tensors/);
+    if (encConfig.final_norm)
+      expect(() => modelFromTensors(parseConfig({ ...encConfig, final_norm: false }), encTensors)).toThrow(
+        /"norm\.weight", "norm\.bias": expected only the tensors/,
+      );
   });
 
   it('writes back exactly what it read (the same key table, both layouts)', () => {
@@ -92,6 +111,8 @@ describe('checkpoint import', () => {
     const bad = new Map(gptTensors);
     const w = gptTensors.get('ln_f.bias')!;
     bad.set('ln_f.bias', { ...w, data: Float32Array.from(w.data, (x, i) => (i === 3 ? NaN : x)) });
-    expect(() => modelFromTensors(parseConfig(gptConfig), bad)).toThrow(/"ln_f\.bias": expected finite weights, received NaN at index 3/);
+    expect(() => modelFromTensors(parseConfig(gptConfig), bad)).toThrow(
+      /"ln_f\.bias": expected finite weights, received NaN at index 3/,
+    );
   });
 });

@@ -7,25 +7,53 @@
  */
 import { describeValue, flattenTree, unflattenTree } from '@tide/backend';
 import {
-  CheckpointError, gpt2KeyTable, readWithKeyTable, torchEncoderKeyTable, writeWithKeyTable, type KeyTable, type SafeTensor, type TensorToWrite,
+  CheckpointError,
+  gpt2KeyTable,
+  readWithKeyTable,
+  torchEncoderKeyTable,
+  writeWithKeyTable,
+  type KeyTable,
+  type SafeTensor,
+  type TensorToWrite,
 } from '@tide/formats';
-import { transformerModel, type Activation, type ModelConfig, type ModelParameters, type TransformerModel } from './model.js';
+import {
+  transformerModel,
+  type Activation,
+  type ModelConfig,
+  type ModelParameters,
+  type TransformerModel,
+} from './model.js';
 
 function int(file: string, cfg: Record<string, unknown>, key: string, fallback?: number): number {
   const v = cfg[key] ?? fallback;
-  if (!Number.isInteger(v) || (v as number) < 1) throw new CheckpointError(`${file}: "${key}"`, { expected: 'a positive integer', received: describeValue(v), fix: `set "${key}" in config.json` });
+  if (!Number.isInteger(v) || (v as number) < 1)
+    throw new CheckpointError(`${file}: "${key}"`, {
+      expected: 'a positive integer',
+      received: describeValue(v),
+      fix: `set "${key}" in config.json`,
+    });
   return v as number;
 }
 
 function num(file: string, cfg: Record<string, unknown>, key: string, fallback: number): number {
   const v = cfg[key] ?? fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new CheckpointError(`${file}: "${key}"`, { expected: 'a finite number ≥ 0', received: describeValue(v), fix: `fix "${key}" in config.json` });
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
+    throw new CheckpointError(`${file}: "${key}"`, {
+      expected: 'a finite number ≥ 0',
+      received: describeValue(v),
+      fix: `fix "${key}" in config.json`,
+    });
   return v;
 }
 
 function bool(file: string, cfg: Record<string, unknown>, key: string, fallback: boolean): boolean {
   const v = cfg[key] ?? fallback;
-  if (typeof v !== 'boolean') throw new CheckpointError(`${file}: "${key}"`, { expected: 'true or false', received: describeValue(v), fix: `fix "${key}" in config.json` });
+  if (typeof v !== 'boolean')
+    throw new CheckpointError(`${file}: "${key}"`, {
+      expected: 'true or false',
+      received: describeValue(v),
+      fix: `fix "${key}" in config.json`,
+    });
   return v;
 }
 
@@ -33,16 +61,30 @@ function bool(file: string, cfg: Record<string, unknown>, key: string, fallback:
 export function parseConfig(raw: Record<string, unknown>, file = 'config.json'): ModelConfig {
   if (raw['model_type'] === 'gpt2') {
     const act = raw['activation_function'] ?? 'gelu_new';
-    if (act !== 'gelu_new' && act !== 'gelu') throw new CheckpointError(`${file}: "activation_function"`, { expected: '"gelu_new" or "gelu"', received: describeValue(act), fix: 'only GPT-2 activations are supported' });
+    if (act !== 'gelu_new' && act !== 'gelu')
+      throw new CheckpointError(`${file}: "activation_function"`, {
+        expected: '"gelu_new" or "gelu"',
+        received: describeValue(act),
+        fix: 'only GPT-2 activations are supported',
+      });
     const d = int(file, raw, 'n_embd');
     const heads = int(file, raw, 'n_head');
-    if (d % heads !== 0) throw new CheckpointError(`${file}: "n_head"`, { expected: `a divisor of n_embd = ${d}`, received: String(heads), fix: 'fix n_head' });
+    if (d % heads !== 0)
+      throw new CheckpointError(`${file}: "n_head"`, {
+        expected: `a divisor of n_embd = ${d}`,
+        received: String(heads),
+        fix: 'fix n_head',
+      });
     const V = int(file, raw, 'vocab_size');
     const declared = raw['tide_tokenizer'] as { type?: unknown; alphabet?: unknown } | undefined;
     let tokenizer: ModelConfig['tokenizer'];
     if (declared !== undefined) {
       if (declared?.type !== 'chars' || typeof declared.alphabet !== 'string' || [...declared.alphabet].length !== V) {
-        throw new CheckpointError(`${file}: "tide_tokenizer"`, { expected: `{ "type": "chars", "alphabet": <${V} characters> }`, received: JSON.stringify(declared).slice(0, 80), fix: 'one character per token id' });
+        throw new CheckpointError(`${file}: "tide_tokenizer"`, {
+          expected: `{ "type": "chars", "alphabet": <${V} characters> }`,
+          received: JSON.stringify(declared).slice(0, 80),
+          fix: 'one character per token id',
+        });
       }
       tokenizer = { type: 'chars', alphabet: declared.alphabet };
     } else if (V === 50257) {
@@ -52,21 +94,48 @@ export function parseConfig(raw: Record<string, unknown>, file = 'config.json'):
     const tideMeta = (raw['tide'] ?? {}) as Record<string, unknown>;
     const normFirst = bool(`${file}: "tide"`, tideMeta, 'norm_first', true);
     return {
-      layout: 'gpt2', dModel: d, heads, ...(tokenizer && { tokenizer }), dFeedforward: int(file, raw, 'n_inner', 4 * d), numLayers: int(file, raw, 'n_layer'),
-      activation: act as Activation, normFirst, epsilon: num(file, raw, 'layer_norm_epsilon', 1e-5), causal: true, finalNorm: true,
-      vocabSize: V, positions: int(file, raw, 'n_positions'),
+      layout: 'gpt2',
+      dModel: d,
+      heads,
+      ...(tokenizer && { tokenizer }),
+      dFeedforward: int(file, raw, 'n_inner', 4 * d),
+      numLayers: int(file, raw, 'n_layer'),
+      activation: act as Activation,
+      normFirst,
+      epsilon: num(file, raw, 'layer_norm_epsilon', 1e-5),
+      causal: true,
+      finalNorm: true,
+      vocabSize: V,
+      positions: int(file, raw, 'n_positions'),
     };
   }
   if (raw['format'] === 'torch-transformer-encoder') {
     const act = raw['activation'] ?? 'relu';
-    if (act !== 'relu' && act !== 'gelu') throw new CheckpointError(`${file}: "activation"`, { expected: '"relu" or "gelu"', received: describeValue(act), fix: 'nn.TransformerEncoderLayer supports relu and gelu' });
+    if (act !== 'relu' && act !== 'gelu')
+      throw new CheckpointError(`${file}: "activation"`, {
+        expected: '"relu" or "gelu"',
+        received: describeValue(act),
+        fix: 'nn.TransformerEncoderLayer supports relu and gelu',
+      });
     const d = int(file, raw, 'd_model');
     const heads = int(file, raw, 'nhead');
-    if (d % heads !== 0) throw new CheckpointError(`${file}: "nhead"`, { expected: `a divisor of d_model = ${d}`, received: String(heads), fix: 'fix nhead' });
+    if (d % heads !== 0)
+      throw new CheckpointError(`${file}: "nhead"`, {
+        expected: `a divisor of d_model = ${d}`,
+        received: String(heads),
+        fix: 'fix nhead',
+      });
     return {
-      layout: 'torch-encoder', dModel: d, heads, dFeedforward: int(file, raw, 'dim_feedforward', 2048), numLayers: int(file, raw, 'num_layers'),
-      activation: act, normFirst: bool(file, raw, 'norm_first', false), epsilon: num(file, raw, 'layer_norm_eps', 1e-5),
-      causal: bool(file, raw, 'causal', false), finalNorm: bool(file, raw, 'final_norm', false),
+      layout: 'torch-encoder',
+      dModel: d,
+      heads,
+      dFeedforward: int(file, raw, 'dim_feedforward', 2048),
+      numLayers: int(file, raw, 'num_layers'),
+      activation: act,
+      normFirst: bool(file, raw, 'norm_first', false),
+      epsilon: num(file, raw, 'layer_norm_eps', 1e-5),
+      causal: bool(file, raw, 'causal', false),
+      finalNorm: bool(file, raw, 'final_norm', false),
     };
   }
   throw new CheckpointError(file, {
@@ -76,11 +145,12 @@ export function parseConfig(raw: Record<string, unknown>, file = 'config.json'):
   });
 }
 
-
 /** The key table of a config's layout (`untiedHead`: GPT-2 with its own `lm_head.weight`). */
 export function keyTableFor(cfg: ModelConfig): KeyTable {
   const sizes = { layers: cfg.numLayers, dModel: cfg.dModel, dFeedforward: cfg.dFeedforward };
-  return cfg.layout === 'gpt2' ? gpt2KeyTable({ ...sizes, vocabSize: cfg.vocabSize!, positions: cfg.positions! }) : torchEncoderKeyTable({ ...sizes, finalNorm: cfg.finalNorm });
+  return cfg.layout === 'gpt2'
+    ? gpt2KeyTable({ ...sizes, vocabSize: cfg.vocabSize!, positions: cfg.positions! })
+    : torchEncoderKeyTable({ ...sizes, finalNorm: cfg.finalNorm });
 }
 
 /** Options of {@link modelFromTensors}. */
@@ -94,16 +164,28 @@ export interface ModelFromTensorsOptions {
  * needs must be present with its shape and finite values, and (unless `allowUnusedTensors`) every tensor of
  * the checkpoint must be used: weights for a layer the config does not have are an error, not silently dropped.
  */
-export function modelFromTensors(cfg: ModelConfig, tensors: ReadonlyMap<string, SafeTensor>, source = 'model.safetensors', options: ModelFromTensorsOptions = {}): TransformerModel {
-  const read = readWithKeyTable(tensors, keyTableFor(cfg), source);
+export function modelFromTensors(
+  cfg: ModelConfig,
+  tensors: ReadonlyMap<string, SafeTensor>,
+  source = 'model.safetensors',
+  options: ModelFromTensorsOptions = {},
+): TransformerModel {
+  const table = keyTableFor(cfg);
+  const read = readWithKeyTable(tensors, table, source);
   if (read.unused.length > 0 && !options.allowUnusedTensors) {
     for (const t of read.leaves.values()) t.dispose();
-    const shown = read.unused.slice(0, 5).map((k) => `"${k}"`).join(', ');
-    throw new CheckpointError(`${source}: ${shown}${read.unused.length > 5 ? ` and ${read.unused.length - 5} more` : ''}`, {
-      expected: `only the tensors of the ${keyTableFor(cfg).layout} layout that config.json describes`,
-      received: `${read.unused.length} unused tensor(s)`,
-      fix: 'fix config.json (number of layers, final_norm, …) so that it matches the weights, or allow unused tensors explicitly',
-    });
+    const shown = read.unused
+      .slice(0, 5)
+      .map((k) => `"${k}"`)
+      .join(', ');
+    throw new CheckpointError(
+      `${source}: ${shown}${read.unused.length > 5 ? ` and ${read.unused.length - 5} more` : ''}`,
+      {
+        expected: `only the tensors of the ${table.layout} layout that config.json describes`,
+        received: `${read.unused.length} unused tensor(s)`,
+        fix: 'fix config.json (number of layers, final_norm, …) so that it matches the weights, or allow unused tensors explicitly',
+      },
+    );
   }
   return transformerModel(cfg, unflattenTree<ModelParameters>(read.leaves), source);
 }
@@ -118,17 +200,33 @@ export function modelConfigJson(model: TransformerModel, extra: Record<string, u
   const c = model.config;
   if (c.layout === 'gpt2') {
     return {
-      model_type: 'gpt2', architectures: ['GPT2LMHeadModel'], n_embd: c.dModel, n_head: c.heads, n_layer: c.numLayers,
-      n_positions: c.positions, n_ctx: c.positions, n_inner: c.dFeedforward, vocab_size: c.vocabSize,
-      layer_norm_epsilon: c.epsilon, activation_function: c.activation === 'gelu' ? 'gelu' : 'gelu_new',
+      model_type: 'gpt2',
+      architectures: ['GPT2LMHeadModel'],
+      n_embd: c.dModel,
+      n_head: c.heads,
+      n_layer: c.numLayers,
+      n_positions: c.positions,
+      n_ctx: c.positions,
+      n_inner: c.dFeedforward,
+      vocab_size: c.vocabSize,
+      layer_norm_epsilon: c.epsilon,
+      activation_function: c.activation === 'gelu' ? 'gelu' : 'gelu_new',
       ...(c.tokenizer?.type === 'chars' && { tide_tokenizer: { type: 'chars', alphabet: c.tokenizer.alphabet } }),
       ...(!c.normFirst && { tide: { norm_first: false } }),
       ...extra,
     };
   }
   return {
-    format: 'torch-transformer-encoder', d_model: c.dModel, nhead: c.heads, dim_feedforward: c.dFeedforward, num_layers: c.numLayers,
-    activation: c.activation, norm_first: c.normFirst, layer_norm_eps: c.epsilon, causal: c.causal, final_norm: c.finalNorm,
+    format: 'torch-transformer-encoder',
+    d_model: c.dModel,
+    nhead: c.heads,
+    dim_feedforward: c.dFeedforward,
+    num_layers: c.numLayers,
+    activation: c.activation,
+    norm_first: c.normFirst,
+    layer_norm_eps: c.epsilon,
+    causal: c.causal,
+    final_norm: c.finalNorm,
     ...extra,
   };
 }

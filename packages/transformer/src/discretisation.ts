@@ -18,8 +18,22 @@
 import { tf, describeValue, zipTrees } from '@tide/backend';
 import type { Field } from '@tide/domain';
 import {
-  explicitEuler, explicitStep, heun, lieSplitting, linearInterpolation, mapSchedule, piecewiseConstant, pointwiseStep,
-  projectionStep, relaxationStep, rk4, semiImplicitStep, strangSplitting, type Schedule, type Scheme, type SubStep,
+  explicitEuler,
+  explicitStep,
+  heun,
+  lieSplitting,
+  linearInterpolation,
+  mapSchedule,
+  piecewiseConstant,
+  pointwiseStep,
+  projectionStep,
+  relaxationStep,
+  rk4,
+  semiImplicitStep,
+  strangSplitting,
+  type Schedule,
+  type Scheme,
+  type SubStep,
 } from '@tide/solvers';
 import { DiscretisationError } from './errors.js';
 import { postLnOperators, preLnRates, type PostLnOperators, type PreLnRates } from './layer-operators.js';
@@ -64,20 +78,42 @@ export function interpolateLayers(a: LayerParameters, b: LayerParameters, s: num
 
 /** Checks scheme options once, at the library boundary (the CLI passes its flags through unchanged). */
 export function checkDiscretisationOptions(options: DiscretisationOptions): Required<DiscretisationOptions> {
-  if (typeof options !== 'object' || options === null) throw new DiscretisationError('discretisation options', { expected: 'an object { scheme?, stepsPerLayer?, schedule? }', received: describeValue(options), fix: 'pass {} for the defaults' });
+  if (typeof options !== 'object' || options === null)
+    throw new DiscretisationError('discretisation options', {
+      expected: 'an object { scheme?, stepsPerLayer?, schedule? }',
+      received: describeValue(options),
+      fix: 'pass {} for the defaults',
+    });
   const scheme = options.scheme ?? 'lie';
   if (!(SCHEME_NAMES as readonly string[]).includes(scheme)) {
-    throw new DiscretisationError('scheme', { expected: `one of ${SCHEME_NAMES.join(', ')}`, received: describeValue(scheme), fix: 'pass --scheme exact|lie|strang|euler|heun|rk4' });
+    throw new DiscretisationError('scheme', {
+      expected: `one of ${SCHEME_NAMES.join(', ')}`,
+      received: describeValue(scheme),
+      fix: 'pass --scheme exact|lie|strang|euler|heun|rk4',
+    });
   }
   const k = options.stepsPerLayer ?? 1;
   if (!Number.isInteger(k) || k < 1 || k > 4096) {
-    throw new DiscretisationError('steps per layer', { expected: 'an integer from 1 to 4096', received: describeValue(k), fix: 'pass --steps-per-layer 1, 2, 4, …' });
+    throw new DiscretisationError('steps per layer', {
+      expected: 'an integer from 1 to 4096',
+      received: describeValue(k),
+      fix: 'pass --steps-per-layer 1, 2, 4, …',
+    });
   }
   if (scheme === 'exact' && k !== 1) {
-    throw new DiscretisationError('scheme exact', { expected: 'one step per layer', received: `${k} steps per layer`, fix: 'use --scheme lie for Lie splitting with k steps per layer' });
+    throw new DiscretisationError('scheme exact', {
+      expected: 'one step per layer',
+      received: `${k} steps per layer`,
+      fix: 'use --scheme lie for Lie splitting with k steps per layer',
+    });
   }
   const schedule = options.schedule ?? 'piecewise';
-  if (schedule !== 'piecewise' && schedule !== 'linear') throw new DiscretisationError('schedule', { expected: "'piecewise' or 'linear'", received: describeValue(schedule), fix: 'pass --schedule piecewise|linear' });
+  if (schedule !== 'piecewise' && schedule !== 'linear')
+    throw new DiscretisationError('schedule', {
+      expected: "'piecewise' or 'linear'",
+      received: describeValue(schedule),
+      fix: 'pass --schedule piecewise|linear',
+    });
   return { scheme, stepsPerLayer: k, schedule };
 }
 
@@ -88,7 +124,10 @@ function postLnSubSteps(ops: Schedule<PostLnOperators>): SubStep[] {
     explicitStep(pick((o) => o.attention)), // 1: u + Δt·A[u]
     projectionStep(pick((o) => o.norm1)), // 2: P₁^ε
     pointwiseStep(pick((o) => o.affine1)), // 3: γ₁·u + β₁  (= u'')
-    semiImplicitStep(pick((o) => o.ffn1), pick((o) => o.activation)), // 4: Φ(E u + Δt(u W₁ + b₁)), Φ = P_{S₂} (ReLU) or GELU
+    semiImplicitStep(
+      pick((o) => o.ffn1),
+      pick((o) => o.activation),
+    ), // 4: Φ(E u + Δt(u W₁ + b₁)), Φ = P_{S₂} (ReLU) or GELU
     explicitStep(pick((o) => o.ffn2)), // 5: R v + Δt(v W₂ + b₂)
     relaxationStep([5, 3]), // 6: ½(u^{(5)} + u^{(3)})
     projectionStep(pick((o) => o.norm2Quarter)), // 7: P₂^{ε/4}
@@ -119,7 +158,11 @@ function preLnScheme(rates: Schedule<PreLnRates>, name: SchemeName): Scheme {
  * built once), or any schedule θ(t) of layer parameters (interpolated, smooth; operators built at each
  * evaluation time inside the solve's per-step scope). Only the operators of the model's form are built.
  */
-export function schemeForLayers(layers: readonly LayerParameters[] | Schedule<LayerParameters>, cfg: ModelConfig, name: SchemeName): LayerScheme {
+export function schemeForLayers(
+  layers: readonly LayerParameters[] | Schedule<LayerParameters>,
+  cfg: ModelConfig,
+  name: SchemeName,
+): LayerScheme {
   if (!cfg.normFirst && !(name === 'exact' || name === 'lie')) {
     throw new DiscretisationError(`scheme ${name}`, {
       expected: 'exact or lie for a post-LN model',
@@ -127,11 +170,16 @@ export function schemeForLayers(layers: readonly LayerParameters[] | Schedule<La
       fix: 'post-LN layers are projections, not a smooth field: Strang and Runge–Kutta apply to pre-LN models (norm_first, GPT-2)',
     });
   }
-  const build = <T extends { dispose(): void }>(make: (p: LayerParameters, cfg: ModelConfig, i: number) => T): { ops: Schedule<T>; owned: T[] } => {
+  const build = <T extends { dispose(): void }>(
+    make: (p: LayerParameters, cfg: ModelConfig, i: number) => T,
+  ): { ops: Schedule<T>; owned: T[] } => {
     if (!Array.isArray(layers)) {
       const theta = layers as Schedule<LayerParameters>;
       const last = Math.max(0, Math.ceil(theta.span[1] - theta.span[0]) - 1);
-      return { ops: mapSchedule(theta, (p, t) => make(p, cfg, Math.min(last, Math.max(0, Math.floor(t - theta.span[0]))))), owned: [] };
+      return {
+        ops: mapSchedule(theta, (p, t) => make(p, cfg, Math.min(last, Math.max(0, Math.floor(t - theta.span[0]))))),
+        owned: [],
+      };
     }
     const owned = (layers as readonly LayerParameters[]).map((l, i) => make(l, cfg, i));
     return { ops: piecewiseConstant(owned), owned };
@@ -141,7 +189,10 @@ export function schemeForLayers(layers: readonly LayerParameters[] | Schedule<La
     return { scheme: preLnScheme(ops, name), dispose: () => owned.forEach((o) => o.dispose()) };
   }
   const { ops, owned } = build(postLnOperators);
-  return { scheme: lieSplitting(postLnSubSteps(ops), `post-ln ${name}`), dispose: () => owned.forEach((o) => o.dispose()) };
+  return {
+    scheme: lieSplitting(postLnSubSteps(ops), `post-ln ${name}`),
+    dispose: () => owned.forEach((o) => o.dispose()),
+  };
 }
 
 /** Wires a model into a scheme and its readout. */
@@ -152,5 +203,12 @@ export function discretise(model: TransformerModel, options: DiscretisationOptio
   const theta = schedule === 'linear' ? linearInterpolation(layers, interpolateLayers) : layers;
   const { scheme, dispose } = schemeForLayers(theta, cfg, name);
   const description = `${cfg.normFirst ? 'pre-LN' : 'post-LN'} ${name}, ${k} step(s) per layer, θ(t) ${schedule}`;
-  return { scheme, t1: layers.length, stepsPerLayer: k, description, readout: modelReadout(model, layers.length), dispose };
+  return {
+    scheme,
+    t1: layers.length,
+    stepsPerLayer: k,
+    description,
+    readout: modelReadout(model, layers.length),
+    dispose,
+  };
 }

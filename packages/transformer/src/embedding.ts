@@ -14,20 +14,49 @@ import type { TransformerModel } from './model.js';
  * `differentiable: true` looks tokens up as `oneHot(ids)·wte` (a matMul): tfjs's gradient of `gather`
  * needs the `UnsortedSegmentSum` kernel, which the wasm backend lacks.
  */
-export function embedTokens(model: TransformerModel, ids: tf.Tensor2D, source = 'input_ids', options: { differentiable?: boolean } = {}): Field {
+export function embedTokens(
+  model: TransformerModel,
+  ids: tf.Tensor2D,
+  source = 'input_ids',
+  options: { differentiable?: boolean } = {},
+): Field {
   const emb = model.parameters.embeddings;
-  if (emb === undefined) throw new InputError(source, { expected: 'a model with token embeddings (GPT-2)', received: `a ${model.config.layout} model`, fix: 'encoders take `input` hidden states [B, N, d]' });
+  if (emb === undefined)
+    throw new InputError(source, {
+      expected: 'a model with token embeddings (GPT-2)',
+      received: `a ${model.config.layout} model`,
+      fix: 'encoders take `input` hidden states [B, N, d]',
+    });
   if (!(ids instanceof tf.Tensor) || ids.rank !== 2 || ids.dtype !== 'int32') {
-    throw new InputError(source, { expected: 'int32 token ids [B, N]', received: describeValue(ids), fix: 'pass integer token ids' });
+    throw new InputError(source, {
+      expected: 'int32 token ids [B, N]',
+      received: describeValue(ids),
+      fix: 'pass integer token ids',
+    });
   }
   const [batch, n] = ids.shape;
-  if (batch === 0) throw new InputError(source, { expected: 'at least one sequence', received: 'an empty batch [0, N]', fix: 'pass token ids [B ≥ 1, N]' });
+  if (batch === 0)
+    throw new InputError(source, {
+      expected: 'at least one sequence',
+      received: 'an empty batch [0, N]',
+      fix: 'pass token ids [B ≥ 1, N]',
+    });
   const V = model.config.vocabSize!;
   const P = model.config.positions!;
-  if (n > P || n === 0) throw new InputError(source, { expected: `1 to ${P} tokens (n_positions)`, received: `${n} tokens`, fix: 'shorten the input' });
+  if (n > P || n === 0)
+    throw new InputError(source, {
+      expected: `1 to ${P} tokens (n_positions)`,
+      received: `${n} tokens`,
+      fix: 'shorten the input',
+    });
   const data = ids.dataSync();
   for (let i = 0; i < data.length; i++) {
-    if (data[i]! < 0 || data[i]! >= V) throw new InputError(source, { expected: `token ids in 0…${V - 1}`, received: `${data[i]} at index ${i}`, fix: 'tokenize with the model\'s vocabulary' });
+    if (data[i]! < 0 || data[i]! >= V)
+      throw new InputError(source, {
+        expected: `token ids in 0…${V - 1}`,
+        received: `${data[i]} at index ${i}`,
+        fix: "tokenize with the model's vocabulary",
+      });
   }
   const values = tf.tidy(() => {
     const [b] = ids.shape;
@@ -38,4 +67,3 @@ export function embedTokens(model: TransformerModel, ids: tf.Tensor2D, source = 
   });
   return field(values);
 }
-

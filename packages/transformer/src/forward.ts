@@ -46,20 +46,36 @@ export interface ForwardResult {
 
 /** The initial field u(·,·,0) of an input: embedded token ids, or checked hidden states. */
 function initialField(model: TransformerModel, input: ForwardInput): Field {
-  if (typeof input !== 'object' || input === null) throw new InputError('input', { expected: '{ input } (hidden states) or { inputIds } (token ids)', received: describeValue(input), fix: 'pass an object' });
+  if (typeof input !== 'object' || input === null)
+    throw new InputError('input', {
+      expected: '{ input } (hidden states) or { inputIds } (token ids)',
+      received: describeValue(input),
+      fix: 'pass an object',
+    });
   if (isLanguageModel(model)) {
-    if (input.inputIds === undefined) throw new InputError('input', { expected: 'input_ids [B, N] for a language model', received: input.input ? 'hidden states `input`' : 'nothing', fix: 'pass token ids' });
+    if (input.inputIds === undefined)
+      throw new InputError('input', {
+        expected: 'input_ids [B, N] for a language model',
+        received: input.input ? 'hidden states `input`' : 'nothing',
+        fix: 'pass token ids',
+      });
     return embedTokens(model, input.inputIds, input.source ?? 'input_ids');
   }
   const d = model.config.dModel;
   const x = input.input;
   const source = input.source ?? 'input';
   if (!(x instanceof tf.Tensor) || x.rank !== 3 || x.shape[2] !== d || x.shape[0] === 0 || x.shape[1] === 0) {
-    throw new InputError(source, { expected: `float32 hidden states [B ≥ 1, N ≥ 1, ${d}]`, received: describeValue(x), fix: `the encoder's d_model is ${d}` });
+    throw new InputError(source, {
+      expected: `float32 hidden states [B ≥ 1, N ≥ 1, ${d}]`,
+      received: describeValue(x),
+      fix: `the encoder's d_model is ${d}`,
+    });
   }
-  if (x.dtype !== 'float32') throw new InputError(source, { expected: 'float32', received: x.dtype, fix: 'cast the input to float32' });
+  if (x.dtype !== 'float32')
+    throw new InputError(source, { expected: 'float32', received: x.dtype, fix: 'cast the input to float32' });
   const finite = tf.tidy(() => tf.all(tf.isFinite(x)).dataSync()[0]);
-  if (!finite) throw new InputError(source, { expected: 'finite values', received: 'NaN or ±Inf', fix: 'clean the input' });
+  if (!finite)
+    throw new InputError(source, { expected: 'finite values', received: 'NaN or ±Inf', fix: 'clean the input' });
   return field(tf.clone(x), input.tokenWeights === undefined ? {} : { tokenWeights: input.tokenWeights });
 }
 

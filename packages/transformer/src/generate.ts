@@ -22,7 +22,12 @@ export interface GenerateOptions extends DiscretisationOptions {
 }
 
 /** Picks the next token from logits (greedy or sampled). */
-export function pickToken(logits: Float32Array, temperature: number, topK: number | undefined, next: () => number): number {
+export function pickToken(
+  logits: Float32Array,
+  temperature: number,
+  topK: number | undefined,
+  next: () => number,
+): number {
   if (temperature === 0) {
     let best = 0;
     for (let i = 1; i < logits.length; i++) if (logits[i]! > logits[best]!) best = i;
@@ -43,15 +48,40 @@ export function pickToken(logits: Float32Array, temperature: number, topK: numbe
 
 /** Appends `maxNewTokens` tokens to `prompt` (ids); returns the new ids only. */
 export function generate(model: TransformerModel, prompt: readonly number[], options: GenerateOptions = {}): number[] {
-  if (!isLanguageModel(model)) throw new InputError('generate', { expected: 'a language model (GPT-2 layout)', received: `a ${model.config.layout} model`, fix: 'generation needs an LM head' });
+  if (!isLanguageModel(model))
+    throw new InputError('generate', {
+      expected: 'a language model (GPT-2 layout)',
+      received: `a ${model.config.layout} model`,
+      fix: 'generation needs an LM head',
+    });
   checkDiscretisationOptions(options);
   const count = options.maxNewTokens ?? 32;
   const temperature = options.temperature ?? 0;
-  if (!Number.isInteger(count) || count < 0) throw new InputError('generate: tokens', { expected: 'an integer ≥ 0', received: describeValue(count), fix: 'pass --tokens N' });
-  if (!(temperature >= 0) || !Number.isFinite(temperature)) throw new InputError('generate: temperature', { expected: 'a finite number ≥ 0', received: describeValue(temperature), fix: '0 is greedy' });
-  if (!Array.isArray(prompt) || prompt.length === 0) throw new InputError('generate: prompt', { expected: 'at least one token id', received: describeValue(prompt), fix: 'give a prompt' });
+  if (!Number.isInteger(count) || count < 0)
+    throw new InputError('generate: tokens', {
+      expected: 'an integer ≥ 0',
+      received: describeValue(count),
+      fix: 'pass --tokens N',
+    });
+  if (!(temperature >= 0) || !Number.isFinite(temperature))
+    throw new InputError('generate: temperature', {
+      expected: 'a finite number ≥ 0',
+      received: describeValue(temperature),
+      fix: '0 is greedy',
+    });
+  if (!Array.isArray(prompt) || prompt.length === 0)
+    throw new InputError('generate: prompt', {
+      expected: 'at least one token id',
+      received: describeValue(prompt),
+      fix: 'give a prompt',
+    });
   const topK = options.topK;
-  if (topK !== undefined && (!Number.isInteger(topK) || topK < 1)) throw new InputError('generate: top-k', { expected: 'an integer ≥ 1', received: describeValue(topK), fix: 'pass --top-k K or leave it out' });
+  if (topK !== undefined && (!Number.isInteger(topK) || topK < 1))
+    throw new InputError('generate: top-k', {
+      expected: 'an integer ≥ 1',
+      received: describeValue(topK),
+      fix: 'pass --top-k K or leave it out',
+    });
   const next = seededRandom(options.seed ?? 0);
   const P = model.config.positions!;
   const ids = [...prompt];
@@ -60,7 +90,9 @@ export function generate(model: TransformerModel, prompt: readonly number[], opt
     const window = ids.slice(-P);
     const input = tf.tensor2d([window], [1, window.length], 'int32');
     const result = forward(model, { inputIds: input }, options);
-    const last = tf.tidy(() => tf.slice(result.output, [0, window.length - 1, 0], [1, 1, -1]).dataSync() as Float32Array);
+    const last = tf.tidy(
+      () => tf.slice(result.output, [0, window.length - 1, 0], [1, 1, -1]).dataSync() as Float32Array,
+    );
     tf.dispose([input, result.output]);
     const token = pickToken(last, temperature, options.topK, next);
     ids.push(token);

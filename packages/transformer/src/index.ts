@@ -9,12 +9,26 @@
  */
 export { DiscretisationError, InputError } from './errors.js';
 export { transformerModel, isLanguageModel } from './model.js';
-export type { Activation, AffineParameters, EmbeddingParameters, FeedforwardParameters, LayerParameters, ModelConfig, ModelParameters, TransformerModel } from './model.js';
+export type {
+  Activation,
+  AffineParameters,
+  EmbeddingParameters,
+  LayerParameters,
+  ModelConfig,
+  ModelParameters,
+  TransformerModel,
+} from './model.js';
 export { parseConfig, keyTableFor, modelFromTensors, modelStateDict, modelConfigJson } from './checkpoint.js';
 export type { ModelFromTensorsOptions } from './checkpoint.js';
-export { preLnRates, postLnOperators, feedforward, PreNormField } from './layer-operators.js';
+export { preLnRates, postLnOperators, feedforwardActivation } from './layer-operators.js';
 export type { PreLnRates, PostLnOperators } from './layer-operators.js';
-export { discretise, schemeForLayers, interpolateLayers, checkDiscretisationOptions, SCHEME_NAMES } from './discretisation.js';
+export {
+  discretise,
+  schemeForLayers,
+  interpolateLayers,
+  checkDiscretisationOptions,
+  SCHEME_NAMES,
+} from './discretisation.js';
 export type { Discretisation, DiscretisationOptions, LayerScheme, SchemeName } from './discretisation.js';
 export { embedTokens } from './embedding.js';
 export { languageModelHead, modelReadout } from './readout.js';
@@ -24,5 +38,12 @@ export { plainLayerStack } from './plain-layer-stack.js';
 export { generate, pickToken } from './generate.js';
 export type { GenerateOptions } from './generate.js';
 // Moved to @tide/formats; re-exported here for one minor version (see the changelog's migration note).
-export { CheckpointError, readSafetensors, writeSafetensors, characterTokenizer, gpt2Tokenizer, tokenizerFor } from '@tide/formats';
+export {
+  CheckpointError,
+  readSafetensors,
+  writeSafetensors,
+  characterTokenizer,
+  gpt2Tokenizer,
+  tokenizerFor,
+} from '@tide/formats';
 export type { SafeTensor, SafetensorsDtype, SafetensorsFile, TensorToWrite, Tokenizer } from '@tide/formats';

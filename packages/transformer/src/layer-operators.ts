@@ -6,47 +6,29 @@
  *   sub-steps, and the FFN as two feature increments on a lifted hidden domain (`W₁ = W₁^std − E`,
  *   `W₂ = W₂^std − R`; docs/feedforward.md).
  * - pre-LN ({@link preLnRates}): the rates `G₁(u) = A(affine₁(P₁^ε u))` and `G₂(u) = FFN(affine₂(P₂^ε u))` with
- *   `FFN(v) = act(v W₁^std + b₁) W₂^std + b₂`: a plain ODE `u_t = G₁(u) + G₂(u)` with a smooth right-hand side.
+ *   `FFN(v) = act(v W₁^std + b₁) W₂^std + b₂` (`preNormRate` of `@tide/normalization` around `feedforwardRate` of
+ *   `@tide/feedforward`): a plain ODE `u_t = G₁(u) + G₂(u)` with a smooth right-hand side.
  *
  * Derived tensors (the increments) are created here and freed by `dispose`; the layer's own parameters are
  * not owned.
  */
 import { tf } from '@tide/backend';
 import { IntegralAttention } from '@tide/attention';
-import { checkField, type Field, type PointwiseStep, type Projection, type VectorField } from '@tide/domain';
-import { FeatureIncrement, featureTransform, gelu, geluStep, reluProjection, toIncrement } from '@tide/feedforward';
-import { AffineStep, LayerNormConstraint } from '@tide/normalization';
-import type { Activation, FeedforwardParameters, LayerParameters, ModelConfig } from './model.js';
+import type { PointwiseStep, Projection, VectorField } from '@tide/domain';
+import {
+  FeatureIncrement,
+  feedforwardRate,
+  geluStep,
+  reluProjection,
+  toIncrement,
+  type FeedforwardActivation,
+} from '@tide/feedforward';
+import { AffineStep, LayerNormConstraint, preNormRate } from '@tide/normalization';
+import type { Activation, LayerParameters, ModelConfig } from './model.js';
 
-/** A pre-norm rate `G(u) = inner(affine(P^ε(u)))` as a VectorField. */
-export class PreNormField implements VectorField {
-  readonly kind = 'vector-field' as const;
-  constructor(
-    readonly label: string,
-    readonly projection: Projection,
-    readonly affine: PointwiseStep,
-    readonly inner: (v: Field, t: number) => Field,
-  ) {}
-
-  evaluate(u: Field, t: number): Field {
-    checkField(`${this.label}.evaluate`, u);
-    const p = this.projection.project(u, t);
-    const a = this.affine.apply(p, t);
-    const out = this.inner(a, t);
-    p.dispose();
-    a.dispose();
-    return out;
-  }
-}
-
-/** `act(v W₁ + b₁) W₂ + b₂` (standard kernels) on a field; one surviving tensor. */
-export function feedforward(v: Field, ffn: FeedforwardParameters, activation: Activation): Field {
-  const hidden = featureTransform(v, ffn.w1, ffn.b1); // [B, N, d_ff]
-  const activated = hidden.withValues(activation === 'relu' ? tf.relu(hidden.values) : gelu(hidden.values, activation === 'gelu' ? 'erf' : 'tanh')); // [B, N, d_ff]
-  hidden.dispose();
-  const out = featureTransform(activated, ffn.w2, ffn.b2); // [B, N, d]
-  activated.dispose();
-  return out;
+/** The checkpoint's activation name as the feed-forward rate's: ReLU, exact GELU, or GPT-2's tanh GELU. */
+export function feedforwardActivation(activation: Activation): FeedforwardActivation {
+  return activation === 'relu' ? 'relu' : activation === 'gelu' ? 'gelu-erf' : 'gelu-tanh';
 }
 
 function attentionOf(layer: LayerParameters, cfg: ModelConfig, index: number): IntegralAttention {
@@ -66,9 +48,10 @@ export function preLnRates(layer: LayerParameters, cfg: ModelConfig, index = 0):
   const norm = new LayerNormConstraint({ epsilon: cfg.epsilon }, `norm[${index}]`);
   const affine1 = new AffineStep(layer.norm1.gamma, layer.norm1.beta, `affine1[${index}]`);
   const affine2 = new AffineStep(layer.norm2.gamma, layer.norm2.beta, `affine2[${index}]`);
+  const ffn = feedforwardRate(layer.feedforward, feedforwardActivation(cfg.activation), `ffn[${index}]`);
   return {
-    attention: new PreNormField(`attention[${index}]`, norm, affine1, (v) => attention.evaluate(v, 0)),
-    feedforward: new PreNormField(`feedforward[${index}]`, norm, affine2, (v) => feedforward(v, layer.feedforward, cfg.activation)),
+    attention: preNormRate(norm, affine1, attention, `attention[${index}]`),
+    feedforward: preNormRate(norm, affine2, ffn, `feedforward[${index}]`),
     dispose: () => undefined,
   };
 }

@@ -7,6 +7,7 @@
  */
 import { disposeTree, type tf } from '@tide/backend';
 import type { AttentionParameters } from '@tide/attention';
+import type { FeedforwardParameters } from '@tide/feedforward';
 import type { TokenizerSpec } from '@tide/formats';
 
 /** How the layer's FFN activates: ReLU (a projection), exact GELU, or GPT-2's tanh GELU. */
@@ -18,20 +19,13 @@ export interface AffineParameters {
   readonly beta: tf.Tensor1D;
 }
 
-/** The standard FFN kernels: `w1 [d, d_ff]`, `b1 [d_ff]`, `w2 [d_ff, d]`, `b2 [d]`. */
-export interface FeedforwardParameters {
-  readonly w1: tf.Tensor2D;
-  readonly b1: tf.Tensor1D;
-  readonly w2: tf.Tensor2D;
-  readonly b2: tf.Tensor1D;
-}
-
 /** The controls θ_i of one layer (one unit of time). */
 export interface LayerParameters {
   readonly attention: AttentionParameters;
   /** LayerNorm 1 (after attention in post-LN; before it in pre-LN). */
   readonly norm1: AffineParameters;
   readonly norm2: AffineParameters;
+  /** The standard FFN kernels: `w1 [d, d_ff]`, `b1 [d_ff]`, `w2 [d_ff, d]`, `b2 [d]`. */
   readonly feedforward: FeedforwardParameters;
 }
 

@@ -13,11 +13,25 @@ import type { TransformerModel } from './model.js';
 /** `[B, N, d]` final hidden states → logits `[B, N, V]` (tied to the token embedding unless the checkpoint has `lm_head`). */
 export function languageModelHead(model: TransformerModel, h: tf.Tensor3D): tf.Tensor3D {
   const emb = model.parameters.embeddings;
-  if (emb === undefined) throw new InputError('readout', { expected: 'a model with an LM head (GPT-2)', received: `a ${model.config.layout} model`, fix: 'encoders return hidden states' });
-  if (!(h instanceof tf.Tensor) || h.rank !== 3 || h.shape[2] !== model.config.dModel) throw new InputError('readout', { expected: `hidden states [B, N, ${model.config.dModel}]`, received: String(h?.shape), fix: 'pass the final state of the solve' });
+  if (emb === undefined)
+    throw new InputError('readout', {
+      expected: 'a model with an LM head (GPT-2)',
+      received: `a ${model.config.layout} model`,
+      fix: 'encoders return hidden states',
+    });
+  if (!(h instanceof tf.Tensor) || h.rank !== 3 || h.shape[2] !== model.config.dModel)
+    throw new InputError('readout', {
+      expected: `hidden states [B, N, ${model.config.dModel}]`,
+      received: String(h?.shape),
+      fix: 'pass the final state of the solve',
+    });
   return tf.tidy(() => {
     const [b, n, d] = h.shape;
-    return tf.reshape(tf.matMul(tf.reshape(h, [b * n, d]), emb.head ?? emb.tokens, false, true), [b, n, -1]) as tf.Tensor3D; // [B, N, V]
+    return tf.reshape(tf.matMul(tf.reshape(h, [b * n, d]), emb.head ?? emb.tokens, false, true), [
+      b,
+      n,
+      -1,
+    ]) as tf.Tensor3D; // [B, N, V]
   });
 }
 

@@ -40,7 +40,9 @@ describeEachBackend('measured orders on the pre-LN Transformer field with smooth
       return e;
     });
     const measured = convergenceOrder(dts, errors);
-    console.log(`${name}: errors ${errors.map((e) => e.toExponential(2)).join(', ')} at Δt = ${dts.map((d) => d.toFixed(3)).join(', ')}; measured order ${measured.toFixed(2)}`);
+    console.log(
+      `${name}: errors ${errors.map((e) => e.toExponential(2)).join(', ')} at Δt = ${dts.map((d) => d.toFixed(3)).join(', ')}; measured order ${measured.toFixed(2)}`,
+    );
     expect(Math.abs(measured - order), `${name}: measured ${measured}`).toBeLessThan(0.2);
     reference.dispose();
     io.dispose();
@@ -54,7 +56,9 @@ describe('refinement of the checkpoint itself (piecewise-constant θ aligned wit
     const model = loadCheckpoint(fixtureDir('gpt2-tiny'));
     const io = fixtureIO('gpt2-tiny');
     const ratio = (scheme: SchemeName) => {
-      const [a, b, c] = [8, 16, 32].map((k) => forward(model, { inputIds: io.inputIds! }, { scheme, stepsPerLayer: k }).output);
+      const [a, b, c] = [8, 16, 32].map(
+        (k) => forward(model, { inputIds: io.inputIds! }, { scheme, stepsPerLayer: k }).output,
+      );
       const gap = (x: tf.Tensor, y: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(tf.sub(x, y))).dataSync()[0]!);
       const r = gap(a!, b!) / gap(b!, c!);
       tf.dispose([a!, b!, c!]);

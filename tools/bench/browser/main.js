@@ -16,7 +16,11 @@ window.rendererInfo = () => {
   const gl = document.createElement('canvas').getContext('webgl2');
   if (!gl) return { webgl2: false, renderer: 'none' };
   const ext = gl.getExtension('WEBGL_debug_renderer_info');
-  return { webgl2: true, renderer: ext ? gl.getParameter(ext.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER), vendor: ext ? gl.getParameter(ext.UNMASKED_VENDOR_WEBGL) : gl.getParameter(gl.VENDOR) };
+  return {
+    webgl2: true,
+    renderer: ext ? gl.getParameter(ext.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER),
+    vendor: ext ? gl.getParameter(ext.UNMASKED_VENDOR_WEBGL) : gl.getParameter(gl.VENDOR),
+  };
 };
 
 async function safely(label, body) {
@@ -26,7 +30,12 @@ async function safely(label, body) {
     return { label, ...r };
   } catch (e) {
     log(`${label}: failed: ${e?.message ?? e}`);
-    return { label, error: String(e?.message ?? e).split('\n')[0].slice(0, 160) };
+    return {
+      label,
+      error: String(e?.message ?? e)
+        .split('\n')[0]
+        .slice(0, 160),
+    };
   }
 }
 
@@ -56,18 +65,37 @@ window.runBench = async (config) => {
     };
     const rows = [];
     if (wl.kind === 'attention') {
-      const params = { wq: w([wl.d, wl.d], 0.1), wk: w([wl.d, wl.d], 0.1), wv: w([wl.d, wl.d], 0.1), wo: w([wl.d, wl.d], 0.1) };
+      const params = {
+        wq: w([wl.d, wl.d], 0.1),
+        wk: w([wl.d, wl.d], 0.1),
+        wv: w([wl.d, wl.d], 0.1),
+        wo: w([wl.d, wl.d], 0.1),
+      };
       const u = field(w([1, wl.n, wl.d], 1));
       const opts = { heads: wl.heads, causal: wl.causal };
       for (const impl of wl.impls ?? ['fused', 'plain']) {
-        rows.push(await safely(`${wl.name} ${impl}`, () => measureRun(() => integralAttention(u, params, { ...opts, implementation: impl }).values, config.repeats)));
+        rows.push(
+          await safely(`${wl.name} ${impl}`, () =>
+            measureRun(() => integralAttention(u, params, { ...opts, implementation: impl }).values, config.repeats),
+          ),
+        );
         rows.at(-1).impl = impl;
       }
     } else {
       const model = benchEncoder(wl, w);
       const x = w([1, wl.n, wl.d], 1);
-      rows.push({ impl: attentionPath({}, wl.n), ...(await safely(`${wl.name} TIDE`, () => measureRun(() => forward(model, { input: x }).output, config.repeats))) });
-      rows.push({ impl: 'plain tfjs', ...(await safely(`${wl.name} plain`, () => measureRun(() => plainLayerStack(model, { input: x }), config.repeats))) });
+      rows.push({
+        impl: attentionPath({}, wl.n),
+        ...(await safely(`${wl.name} TIDE`, () =>
+          measureRun(() => forward(model, { input: x }).output, config.repeats),
+        )),
+      });
+      rows.push({
+        impl: 'plain tfjs',
+        ...(await safely(`${wl.name} plain`, () =>
+          measureRun(() => plainLayerStack(model, { input: x }), config.repeats),
+        )),
+      });
       model.dispose();
     }
     tf.dispose(owned);

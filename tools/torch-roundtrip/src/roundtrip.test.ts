@@ -19,14 +19,21 @@ const checker = fileURLToPath(new URL('../../fixtures/check_gpt2_roundtrip.py', 
 const work = mkdtempSync(join(tmpdir(), 'tide-torch-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-if (!hasTorch) console.warn('torch round trip SKIPPED: /usr/bin/python3 cannot import torch (apt-get install python3-torch)');
+if (!hasTorch)
+  console.warn('torch round trip SKIPPED: /usr/bin/python3 cannot import torch (apt-get install python3-torch)');
 
 function roundTrip(modelDir: string, ids: number[][]): { status: number | null; output: string } {
   const model = loadCheckpoint(modelDir);
   const input = tf.tensor2d(ids, [ids.length, ids[0]!.length], 'int32');
   const logits = forward(model, { inputIds: input }).output;
   const io = join(work, `io-${Date.now()}.safetensors`);
-  writeFileSync(io, writeSafetensors({ input_ids: { dtype: 'I64', shape: input.shape, data: input.dataSync() }, logits: { dtype: 'F32', shape: logits.shape, data: logits.dataSync() } }));
+  writeFileSync(
+    io,
+    writeSafetensors({
+      input_ids: { dtype: 'I64', shape: input.shape, data: input.dataSync() },
+      logits: { dtype: 'F32', shape: logits.shape, data: logits.dataSync() },
+    }),
+  );
   tf.dispose([input, logits]);
   model.dispose();
   const r = spawnSync(python, [checker, modelDir, io], { encoding: 'utf8' });
@@ -35,11 +42,21 @@ function roundTrip(modelDir: string, ids: number[][]): { status: number | null; 
 
 describe('PyTorch loads what tide train wrote', () => {
   it.skipIf(!hasTorch)('a freshly trained checkpoint: PyTorch reproduces our logits', () => {
-    const text = readFileSync(fileURLToPath(new URL('../../../data/moby-dick.txt', import.meta.url)), 'utf8').slice(0, 30_000);
+    const text = readFileSync(fileURLToPath(new URL('../../../data/moby-dick.txt', import.meta.url)), 'utf8').slice(
+      0,
+      30_000,
+    );
     const dir = join(work, 'trained');
-    const r = trainLanguageModel(characterCorpus(text), { dModel: 16, heads: 4, layers: 2, contextLength: 12 }, { steps: 8, batchSize: 4, evalEvery: 8, evalBatches: 1, outDir: dir });
+    const r = trainLanguageModel(
+      characterCorpus(text),
+      { dModel: 16, heads: 4, layers: 2, contextLength: 12 },
+      { steps: 8, batchSize: 4, evalEvery: 8, evalBatches: 1, outDir: dir },
+    );
     r.model.dispose();
-    const result = roundTrip(dir, [[40, 73, 72, 0, 5, 9, 33, 80], [1, 2, 3, 4, 5, 6, 7, 8]]);
+    const result = roundTrip(dir, [
+      [40, 73, 72, 0, 5, 9, 33, 80],
+      [1, 2, 3, 4, 5, 6, 7, 8],
+    ]);
     console.log(`torch round trip: ${result.output.trim()}`);
     expect(result.output).toMatch(/max\|Δ\| = /);
     expect(result.status, result.output).toBe(0);

@@ -1,5 +1,5 @@
 /**
- * The attention core every evaluation path of quadrature-weighted attention shares (paper §3, SPEC §2):
+ * The attention core every evaluation path of quadrature-weighted attention shares (paper §3; docs/integral-attention.md):
  *
  *     O_m,k = Σ_l softmax_l(s_m,kl + ln w_l) V_m,l,   s_m,kl = ⟨Q_m,k, K_m,l⟩ · scale,
  *
@@ -40,11 +40,22 @@ export interface AttentionCoreSizes {
 
 /** Validates the core's inputs and returns its sizes; throws a {@link BackendError} naming every shape. */
 export function checkAttentionCore(subject: string, c: AttentionCoreInputs): AttentionCoreSizes {
-  const isTensor = (t: unknown, rank: number): t is tf.Tensor => t instanceof tf.Tensor && t.rank === rank && !t.isDisposed;
-  if (typeof c !== 'object' || c === null || !isTensor(c.q, 4) || !isTensor(c.k, 4) || !isTensor(c.v, 4) || !isTensor(c.logWeights, 2)) {
+  const isTensor = (t: unknown, rank: number): t is tf.Tensor =>
+    t instanceof tf.Tensor && t.rank === rank && !t.isDisposed;
+  if (
+    typeof c !== 'object' ||
+    c === null ||
+    !isTensor(c.q, 4) ||
+    !isTensor(c.k, 4) ||
+    !isTensor(c.v, 4) ||
+    !isTensor(c.logWeights, 2)
+  ) {
     throw new BackendError(subject, {
       expected: 'live tensors q, k [B, H, N, d_k], v [B, H, N, d_v] and logWeights [B|1, N]',
-      received: c === null || typeof c !== 'object' ? describeValue(c) : `q ${describeValue(c.q)}, k ${describeValue(c.k)}, v ${describeValue(c.v)}, logWeights ${describeValue(c.logWeights)}`,
+      received:
+        c === null || typeof c !== 'object'
+          ? describeValue(c)
+          : `q ${describeValue(c.q)}, k ${describeValue(c.k)}, v ${describeValue(c.v)}, logWeights ${describeValue(c.logWeights)}`,
       fix: 'split the heads before calling the core, and pass ln w (MASKED_SCORE where w = 0) as a 2-D tensor',
     });
   }
@@ -52,12 +63,18 @@ export function checkAttentionCore(subject: string, c: AttentionCoreInputs): Att
   const all = `q ${formatShape(c.q.shape)}, k ${formatShape(c.k.shape)}, v ${formatShape(c.v.shape)}, logWeights ${formatShape(c.logWeights.shape)}`;
   const wb = c.logWeights.shape[0];
   const ok =
-    c.k.shape[0] === b && c.k.shape[1] === h && c.k.shape[2] === n && c.k.shape[3] === dk &&
-    c.v.shape[0] === b && c.v.shape[1] === h && c.v.shape[2] === n &&
-    (wb === 1 || wb === b) && c.logWeights.shape[1] === n;
+    c.k.shape[0] === b &&
+    c.k.shape[1] === h &&
+    c.k.shape[2] === n &&
+    c.k.shape[3] === dk &&
+    c.v.shape[0] === b &&
+    c.v.shape[1] === h &&
+    c.v.shape[2] === n &&
+    (wb === 1 || wb === b) &&
+    c.logWeights.shape[1] === n;
   if (!ok) {
     throw new BackendError(subject, {
-      expected: 'k with the shape of q, v with q\'s B, H, N, and logWeights [1 or B, N]',
+      expected: "k with the shape of q, v with q's B, H, N, and logWeights [1 or B, N]",
       received: all,
       fix: 'build q, k, v from the same field and the weights from its token grid',
     });

@@ -27,7 +27,9 @@ describeEachBackend('blockedAttention', (backend) => {
       expectClose(blocked, plain, { atol: 1e-5, rtol: 1e-4 }, `${c.name}, block ${block}`);
       const gp = coreGradients(plainAttentionCore, core, dy);
       const gb = coreGradients((x) => blockedAttention(x, block), core, dy);
-      gp.forEach((g, i) => expectClose(gb[i]!, g, { atol: 1e-5, rtol: 1e-4 }, `${c.name}, block ${block}: gradient ${'qkv'[i]}`));
+      gp.forEach((g, i) =>
+        expectClose(gb[i]!, g, { atol: 1e-5, rtol: 1e-4 }, `${c.name}, block ${block}: gradient ${'qkv'[i]}`),
+      );
       tf.dispose([plain, blocked, ...gp, ...gb]);
     }
     tf.dispose(dy);
@@ -37,7 +39,9 @@ describeEachBackend('blockedAttention', (backend) => {
   it('leaves only its output, with and without a gradient', async () => {
     const core = randomCore(1, 2, 20, 4, 4, [Array.from({ length: 20 }, () => 0.05)], true, 21);
     await expectNoLeaks(() => blockedAttention(core, 6));
-    await expectNoLeaks(() => tf.grad((q: tf.Tensor) => tf.sum(blockedAttention({ ...core, q: q as tf.Tensor4D }, 6)))(core.q));
+    await expectNoLeaks(() =>
+      tf.grad((q: tf.Tensor) => tf.sum(blockedAttention({ ...core, q: q as tf.Tensor4D }, 6)))(core.q),
+    );
     disposeCore(core);
   });
 

@@ -1,5 +1,5 @@
 /**
- * Blocked evaluation of the attention core for cpu and wasm (paper §3, SPEC §2):
+ * Blocked evaluation of the attention core for cpu and wasm (paper §3; docs/integral-attention.md):
  *
  *     O_k = Σ_{l < e(k)} softmax_l(s_kl + b_kl) V_l,   s = Q Kᵀ·scale,   b_kl = ln w_l (+ −∞ for l > k when causal),
  *
@@ -15,7 +15,13 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { BackendError, describeValue } from '../errors.js';
-import { MASKED_SCORE, checkAttentionCore, joinBlocks, type AttentionCoreInputs, type AttentionCoreSizes } from './attention-core.js';
+import {
+  MASKED_SCORE,
+  checkAttentionCore,
+  joinBlocks,
+  type AttentionCoreInputs,
+  type AttentionCoreSizes,
+} from './attention-core.js';
 
 /** Floats of one block's score matrix (`qn × e`) that the default block size aims for: 2²⁰ = 4 MiB (cache-sized: measured fastest on wasm). */
 export const BLOCK_BUDGET = 1 << 20;
@@ -23,7 +29,11 @@ export const BLOCK_BUDGET = 1 << 20;
 /** The default query block for N tokens: the budget over N, between 16 and N. */
 export function defaultAttentionBlock(tokens: number): number {
   if (!Number.isInteger(tokens) || tokens < 1) {
-    throw new BackendError('defaultAttentionBlock: tokens', { expected: 'an integer ≥ 1 (the number of tokens N)', received: describeValue(tokens), fix: 'pass the sequence length' });
+    throw new BackendError('defaultAttentionBlock: tokens', {
+      expected: 'an integer ≥ 1 (the number of tokens N)',
+      received: describeValue(tokens),
+      fix: 'pass the sequence length',
+    });
   }
   return Math.min(tokens, Math.max(16, Math.floor(BLOCK_BUDGET / tokens)));
 }
@@ -55,21 +65,34 @@ interface Head {
 }
 
 function headOf(c: AttentionCoreInputs, s: AttentionCoreSizes, b: number, h: number): Head {
-  const take = (t: tf.Tensor4D, width: number) => tf.reshape(tf.slice(t, [b, h, 0, 0], [1, 1, -1, -1]), [s.tokens, width]) as tf.Tensor2D;
+  const take = (t: tf.Tensor4D, width: number) =>
+    tf.reshape(tf.slice(t, [b, h, 0, 0], [1, 1, -1, -1]), [s.tokens, width]) as tf.Tensor2D;
   const k = take(c.k, s.keyWidth); // [N, d_k]
   const v = take(c.v, s.valueWidth); // [N, d_v]
   return { q: take(c.q, s.keyWidth), k, kT: tf.transpose(k) as tf.Tensor2D, v, vT: tf.transpose(v) as tf.Tensor2D }; // kT [d_k, N], vT [d_v, N]
 }
 
 /** `P = softmax(Q_blk Kᵀ·scale + bias)`: `[qn, e]`. */
-function blockProbabilities(head: Head, bias: tf.Tensor2D, scale: number, q0: number, qn: number, e: number): tf.Tensor2D {
+function blockProbabilities(
+  head: Head,
+  bias: tf.Tensor2D,
+  scale: number,
+  q0: number,
+  qn: number,
+  e: number,
+): tf.Tensor2D {
   const qb = tf.slice(head.q, [q0, 0], [qn, -1]); // [qn, d_k]
   const kT = e === head.kT.shape[1] ? head.kT : tf.slice(head.kT, [0, 0], [-1, e]); // [d_k, e]
   return tf.softmax(tf.add(tf.mul(tf.matMul(qb, kT), scale), bias)) as tf.Tensor2D; // [qn, e]
 }
 
 /** Calls `body(b, h, q0, qn, e, bias)` for every sample, query block and head (bias shared by the heads). */
-function forEachBlock(c: AttentionCoreInputs, s: AttentionCoreSizes, block: number, body: (b: number, h: number, q0: number, qn: number, e: number, bias: tf.Tensor2D) => void): void {
+function forEachBlock(
+  c: AttentionCoreInputs,
+  s: AttentionCoreSizes,
+  block: number,
+  body: (b: number, h: number, q0: number, qn: number, e: number, bias: tf.Tensor2D) => void,
+): void {
   for (let b = 0; b < s.batch; b++) {
     for (let q0 = 0; q0 < s.tokens; q0 += block) {
       const qn = Math.min(block, s.tokens - q0);
@@ -81,7 +104,10 @@ function forEachBlock(c: AttentionCoreInputs, s: AttentionCoreSizes, block: numb
 }
 
 /** Per-head tensors built once and disposed at the end. */
-function headCache(c: AttentionCoreInputs, s: AttentionCoreSizes): { get(b: number, h: number): Head; dispose(): void } {
+function headCache(
+  c: AttentionCoreInputs,
+  s: AttentionCoreSizes,
+): { get(b: number, h: number): Head; dispose(): void } {
   const heads = new Map<number, Head>();
   return {
     get(b, h) {
@@ -111,11 +137,13 @@ function blockedForward(c: AttentionCoreInputs, s: AttentionCoreSizes, block: nu
   // Blocks are visited sample by sample, query block by query block, head by head: gather per head in order.
   forEachBlock(c, s, block, (b, h, q0, qn, e, bias) => {
     const head = cache.get(b, h);
-    outs[b * s.heads + h]!.push(tf.tidy(() => {
-      const p = blockProbabilities(head, bias, c.scale, q0, qn, e); // [qn, e]
-      const v = e === s.tokens ? head.v : tf.slice(head.v, [0, 0], [e, -1]); // [e, d_v]
-      return tf.matMul(p, v); // [qn, d_v]
-    }));
+    outs[b * s.heads + h]!.push(
+      tf.tidy(() => {
+        const p = blockProbabilities(head, bias, c.scale, q0, qn, e); // [qn, e]
+        const v = e === s.tokens ? head.v : tf.slice(head.v, [0, 0], [e, -1]); // [e, d_v]
+        return tf.matMul(p, v); // [qn, d_v]
+      }),
+    );
   });
   cache.dispose();
   return assemble(outs, s, s.valueWidth);
@@ -123,14 +151,26 @@ function blockedForward(c: AttentionCoreInputs, s: AttentionCoreSizes, block: nu
 
 /** Pads `[w, e]` with zero columns to `[w, N]`. */
 function padColumns(t: tf.Tensor2D, n: number): tf.Tensor2D {
-  return t.shape[1] === n ? t : (tf.pad(t, [[0, 0], [0, n - t.shape[1]]]) as tf.Tensor2D);
+  return t.shape[1] === n
+    ? t
+    : (tf.pad(t, [
+        [0, 0],
+        [0, n - t.shape[1]],
+      ]) as tf.Tensor2D);
 }
 
 /** Backward: gradients with respect to q, k, v, each `[B, H, N, ·]`. */
-function blockedBackward(c: AttentionCoreInputs, s: AttentionCoreSizes, o: tf.Tensor4D, dO: tf.Tensor4D, block: number): [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D] {
+function blockedBackward(
+  c: AttentionCoreInputs,
+  s: AttentionCoreSizes,
+  o: tf.Tensor4D,
+  dO: tf.Tensor4D,
+  block: number,
+): [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D] {
   const cache = headCache(c, s);
   const bh = s.batch * s.heads;
-  const rowsOf = (t: tf.Tensor4D, b: number, h: number, q0: number, qn: number) => tf.reshape(tf.slice(t, [b, h, q0, 0], [1, 1, qn, -1]), [qn, t.shape[3]]) as tf.Tensor2D;
+  const rowsOf = (t: tf.Tensor4D, b: number, h: number, q0: number, qn: number) =>
+    tf.reshape(tf.slice(t, [b, h, q0, 0], [1, 1, qn, -1]), [qn, t.shape[3]]) as tf.Tensor2D;
   const dQ: tf.Tensor[][] = Array.from({ length: bh }, () => []);
   const dKT: tf.Tensor2D[] = Array.from({ length: bh }, () => tf.zeros([s.keyWidth, s.tokens]) as tf.Tensor2D); // Σ Qᵀ dS
   const dVT: tf.Tensor2D[] = Array.from({ length: bh }, () => tf.zeros([s.valueWidth, s.tokens]) as tf.Tensor2D); // Σ dOᵀ P
@@ -158,7 +198,9 @@ function blockedBackward(c: AttentionCoreInputs, s: AttentionCoreSizes, o: tf.Te
   });
   cache.dispose();
   const transposed = (parts: tf.Tensor2D[], width: number) => {
-    const out = tf.tidy(() => tf.reshape(tf.stack(parts.map((t) => tf.transpose(t))), [s.batch, s.heads, s.tokens, width]) as tf.Tensor4D);
+    const out = tf.tidy(
+      () => tf.reshape(tf.stack(parts.map((t) => tf.transpose(t))), [s.batch, s.heads, s.tokens, width]) as tf.Tensor4D,
+    );
     tf.dispose(parts);
     return out;
   };
@@ -174,13 +216,24 @@ export function blockedAttention(core: AttentionCoreInputs, block?: number): tf.
   const s = checkAttentionCore('blockedAttention', core);
   const size = block ?? defaultAttentionBlock(s.tokens);
   if (!Number.isInteger(size) || size < 1) {
-    throw new BackendError('blockedAttention: block', { expected: 'an integer ≥ 1 (queries per block)', received: describeValue(block), fix: 'omit it for the memory-budgeted default' });
+    throw new BackendError('blockedAttention: block', {
+      expected: 'an integer ≥ 1 (queries per block)',
+      received: describeValue(block),
+      fix: 'omit it for the memory-budgeted default',
+    });
   }
   // The weights are an input too, so the tape keeps them alive for the backward pass (zero gradient).
   const run = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [q, k, v, logWeights] = args as tf.Tensor[];
     const save = args[4] as tf.GradSaveFunc;
-    const c: AttentionCoreInputs = { q: q as tf.Tensor4D, k: k as tf.Tensor4D, v: v as tf.Tensor4D, logWeights: logWeights as tf.Tensor2D, causal: core.causal, scale: core.scale };
+    const c: AttentionCoreInputs = {
+      q: q as tf.Tensor4D,
+      k: k as tf.Tensor4D,
+      v: v as tf.Tensor4D,
+      logWeights: logWeights as tf.Tensor2D,
+      causal: core.causal,
+      scale: core.scale,
+    };
     const o = blockedForward(c, s, size);
     save([c.q, c.k, c.v, c.logWeights, o]);
     return {

@@ -20,7 +20,14 @@ describeEachBackend('fusedAttentionWebgl', (backend) => {
       const fused = fusedAttentionWebgl(core, tile);
       expectClose(fused, plain, { atol: 1e-5, rtol: 1e-4 }, `${c.name}, tile ${tile ?? 'default'}`);
       const gf = coreGradients((x) => fusedAttentionWebgl(x, tile), core, dy);
-      gp.forEach((g, i) => expectClose(gf[i]!, g, { atol: 1e-5, rtol: 1e-4 }, `${c.name}, tile ${tile ?? 'default'}: gradient ${'qkv'[i]}`));
+      gp.forEach((g, i) =>
+        expectClose(
+          gf[i]!,
+          g,
+          { atol: 1e-5, rtol: 1e-4 },
+          `${c.name}, tile ${tile ?? 'default'}: gradient ${'qkv'[i]}`,
+        ),
+      );
       tf.dispose([fused, ...gf]);
     }
     tf.dispose([plain, dy, ...gp]);
@@ -40,7 +47,9 @@ describeEachBackend('fusedAttentionWebgl', (backend) => {
   it('leaves only its output, with and without a gradient', async () => {
     const core = randomCore(1, 2, 20, 4, 4, [Array.from({ length: 20 }, () => 0.05)], true, 61);
     await expectNoLeaks(() => fusedAttentionWebgl(core, 8));
-    await expectNoLeaks(() => tf.grad((q: tf.Tensor) => tf.sum(fusedAttentionWebgl({ ...core, q: q as tf.Tensor4D }, 8)))(core.q));
+    await expectNoLeaks(() =>
+      tf.grad((q: tf.Tensor) => tf.sum(fusedAttentionWebgl({ ...core, q: q as tf.Tensor4D }, 8)))(core.q),
+    );
     disposeCore(core);
   });
 

@@ -12,7 +12,9 @@ describe('fusedAttentionWebgl in Node', () => {
       await useBackend(backend);
       const core = randomCore(1, 1, 5, 4, 4, [[1, 1, 1, 1, 1]], false);
       expect(() => fusedAttentionWebgl(core)).toThrow(BackendError);
-      expect(() => fusedAttentionWebgl(core)).toThrow(new RegExp(`received the "${backend}" backend.*blockedAttention`));
+      expect(() => fusedAttentionWebgl(core)).toThrow(
+        new RegExp(`received the "${backend}" backend.*blockedAttention`),
+      );
       disposeCore(core);
     }
     await useBackend('cpu');

@@ -1,5 +1,5 @@
 /**
- * Fused quadrature-weighted attention on WebGL (paper §3, SPEC §2): the hot path of `@tide/attention` on GPUs.
+ * Fused quadrature-weighted attention on WebGL (paper §3; docs/integral-attention.md): the hot path of `@tide/attention` on GPUs.
  *
  *     O_k = Σ_{l ∈ C(k)} P_kl V_l,   P_kl = exp(s_kl + ln w_l − L_k),   L_k = log Σ_{l ∈ C(k)} exp(s_kl + ln w_l),
  *
@@ -21,16 +21,29 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { GPGPUProgram, MathBackendWebGL } from '@tensorflow/tfjs-backend-webgl';
 import { BackendError, describeValue } from '../errors.js';
-import { carry, checkAttentionCore, joinBlocks, type AttentionCoreInputs, type AttentionCoreSizes } from './attention-core.js';
+import {
+  carry,
+  checkAttentionCore,
+  joinBlocks,
+  type AttentionCoreInputs,
+  type AttentionCoreSizes,
+} from './attention-core.js';
 
 /** Elements of one score tile (`B·H·N·T`) that the default tile size aims for: 2²² floats = 16 MiB. */
 export const FUSED_TILE_BUDGET = 1 << 22;
 
 /** The default key tile: the budget over `B·H·N`, a multiple of 64 between 64 and N. */
 export function defaultFusedTile(batchHeads: number, tokens: number): number {
-  for (const [name, value] of [['batchHeads', batchHeads], ['tokens', tokens]] as const) {
+  for (const [name, value] of [
+    ['batchHeads', batchHeads],
+    ['tokens', tokens],
+  ] as const) {
     if (!Number.isInteger(value) || value < 1) {
-      throw new BackendError(`defaultFusedTile: ${name}`, { expected: 'an integer ≥ 1 (B·H, then N)', received: describeValue(value), fix: 'pass batch × heads and the sequence length' });
+      throw new BackendError(`defaultFusedTile: ${name}`, {
+        expected: 'an integer ≥ 1 (B·H, then N)',
+        received: describeValue(value),
+        fix: 'pass batch × heads and the sequence length',
+      });
     }
   }
   const t = Math.floor(FUSED_TILE_BUDGET / (batchHeads * tokens) / 64) * 64;
@@ -50,7 +63,13 @@ function rowPrelude(s: AttentionCoreSizes, causal: boolean): string {
 }
 
 /** Program 1: the running maximum `[B·H, R]` after the keys `k0 … k0 + T − 1` (q0, k0 uniforms: one compile per T). */
-function tileMaximumProgram(s: AttentionCoreSizes, causal: boolean, rows: number, tile: number, previous: boolean): GPGPUProgram {
+function tileMaximumProgram(
+  s: AttentionCoreSizes,
+  causal: boolean,
+  rows: number,
+  tile: number,
+  previous: boolean,
+): GPGPUProgram {
   return {
     variableNames: previous ? ['S', 'LW', 'M'] : ['S', 'LW'],
     outputShape: [s.batch * s.heads, rows],
@@ -168,15 +187,30 @@ type PassState = {
  * One pass over the key tiles with a running maximum and sum (and, with `values`, the running `Σ P V`):
  * returns `m`, `sum` `[B·H, N]` and `o` `[B·H, N, d_v]` unnormalised (O = o / sum, L = m + log sum).
  */
-function tilePass(backend: MathBackendWebGL, f: Flat, qs: tf.Tensor3D, values: boolean): Required<PassState> | Omit<Required<PassState>, 'o'> {
+function tilePass(
+  backend: MathBackendWebGL,
+  f: Flat,
+  qs: tf.Tensor3D,
+  values: boolean,
+): Required<PassState> | Omit<Required<PassState>, 'o'> {
   let st: PassState = {};
   for (const tile of tilesOf(f)) {
     const next = tf.tidy(() => {
       const uniforms = [[tile.q0], [tile.k0]];
       const scores = tileScores(qs, f.k, tile); // [B·H, R, T]
       const mOld = st.m && rowsOf(st.m, tile.q0); // [B·H, R]
-      const mNew = run(backend, tileMaximumProgram(f.s, f.causal, tile.rows, tile.t, mOld !== undefined), mOld ? [scores, f.lw, mOld] : [scores, f.lw], uniforms) as tf.Tensor2D; // [B·H, R]
-      const p = run(backend, tileExponentialProgram(f.s, f.causal, tile.rows, tile.t), [scores, f.lw, mNew], uniforms) as tf.Tensor3D; // [B·H, R, T]
+      const mNew = run(
+        backend,
+        tileMaximumProgram(f.s, f.causal, tile.rows, tile.t, mOld !== undefined),
+        mOld ? [scores, f.lw, mOld] : [scores, f.lw],
+        uniforms,
+      ) as tf.Tensor2D; // [B·H, R]
+      const p = run(
+        backend,
+        tileExponentialProgram(f.s, f.causal, tile.rows, tile.t),
+        [scores, f.lw, mNew],
+        uniforms,
+      ) as tf.Tensor3D; // [B·H, R, T]
       scores.dispose();
       const tileSum = tf.sum(p, -1) as tf.Tensor2D; // [B·H, R]
       const pv = values ? (tf.matMul(p, tf.slice(f.v, [0, tile.k0, 0], [-1, tile.t, -1])) as tf.Tensor3D) : undefined; // [B·H, R, d_v]
@@ -186,7 +220,12 @@ function tilePass(backend: MathBackendWebGL, f: Flat, qs: tf.Tensor3D, values: b
         m: withRows(st.m, tile.q0, mNew),
         sum: withRows(st.sum, tile.q0, tf.add(tf.mul(rowsOf(st.sum, tile.q0), correction), tileSum) as tf.Tensor2D),
       };
-      if (pv && st.o) out.o = withRows(st.o, tile.q0, tf.add(tf.mul(rowsOf(st.o, tile.q0), tf.expandDims(correction, -1)), pv) as tf.Tensor3D);
+      if (pv && st.o)
+        out.o = withRows(
+          st.o,
+          tile.q0,
+          tf.add(tf.mul(rowsOf(st.o, tile.q0), tf.expandDims(correction, -1)), pv) as tf.Tensor3D,
+        );
       return out;
     });
     st = carry(st as Record<string, tf.Tensor>, next as Record<string, tf.Tensor>) as PassState;
@@ -204,7 +243,12 @@ function fusedForward(backend: MathBackendWebGL, f: Flat): tf.Tensor3D {
 }
 
 /** Backward: `[dQ, dK, dV]`, each `[B·H, N, ·]`, from the saved `O`; L is recomputed by a statistics-only pass. */
-function fusedBackward(backend: MathBackendWebGL, f: Flat, o: tf.Tensor3D, dO: tf.Tensor3D): [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D] {
+function fusedBackward(
+  backend: MathBackendWebGL,
+  f: Flat,
+  o: tf.Tensor3D,
+  dO: tf.Tensor3D,
+): [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D] {
   const qs = tf.mul(f.q, f.scale) as tf.Tensor3D; // [B·H, N, d_k]
   const stats = tilePass(backend, f, qs, false);
   const lse = tf.tidy(() => tf.add(stats.m, tf.log(stats.sum)) as tf.Tensor2D); // [B·H, N] = L
@@ -216,7 +260,12 @@ function fusedBackward(backend: MathBackendWebGL, f: Flat, o: tf.Tensor3D, dO: t
   for (const tile of tilesOf(f)) {
     const next = tf.tidy(() => {
       const scores = tileScores(qs, f.k, tile); // [B·H, R, T]
-      const p = run(backend, tileExponentialProgram(f.s, f.causal, tile.rows, tile.t), [scores, f.lw, rowsOf(lse, tile.q0)], [[tile.q0], [tile.k0]]) as tf.Tensor3D; // [B·H, R, T]
+      const p = run(
+        backend,
+        tileExponentialProgram(f.s, f.causal, tile.rows, tile.t),
+        [scores, f.lw, rowsOf(lse, tile.q0)],
+        [[tile.q0], [tile.k0]],
+      ) as tf.Tensor3D; // [B·H, R, T]
       const kt = tf.slice(f.k, [0, tile.k0, 0], [-1, tile.t, -1]); // [B·H, T, d_k]
       const vt = tf.slice(f.v, [0, tile.k0, 0], [-1, tile.t, -1]); // [B·H, T, d_v]
       const dOr = rowsOf(dO, tile.q0); // [B·H, R, d_v]
@@ -249,7 +298,11 @@ export function fusedAttentionWebgl(core: AttentionCoreInputs, tile?: number): t
   const bh = s.batch * s.heads;
   const t = tile ?? defaultFusedTile(bh, s.tokens);
   if (!Number.isInteger(t) || t < 1) {
-    throw new BackendError('fusedAttentionWebgl: tile', { expected: 'an integer ≥ 1 (keys per tile)', received: describeValue(tile), fix: 'omit it for the memory-budgeted default' });
+    throw new BackendError('fusedAttentionWebgl: tile', {
+      expected: 'an integer ≥ 1 (keys per tile)',
+      received: describeValue(tile),
+      fix: 'omit it for the memory-budgeted default',
+    });
   }
   const flatOf = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, lw: tf.Tensor): Flat => ({
     s,
@@ -277,7 +330,12 @@ export function fusedAttentionWebgl(core: AttentionCoreInputs, tile?: number): t
         const o3 = tf.reshape(so!, [bh, s.tokens, s.valueWidth]) as tf.Tensor3D;
         const dy3 = tf.reshape(dy, [bh, s.tokens, s.valueWidth]) as tf.Tensor3D;
         const [dq, dk, dv] = fusedBackward(backend, g, o3, dy3);
-        const grads = [tf.reshape(dq, sq!.shape), tf.reshape(dk, sk!.shape), tf.reshape(dv, sv!.shape), tf.zerosLike(sw!)];
+        const grads = [
+          tf.reshape(dq, sq!.shape),
+          tf.reshape(dk, sk!.shape),
+          tf.reshape(dv, sv!.shape),
+          tf.zerosLike(sw!),
+        ];
         tf.dispose([g.q, g.k, g.v, o3, dy3, dq, dk, dv]);
         return grads;
       },

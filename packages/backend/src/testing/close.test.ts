@@ -28,8 +28,16 @@ describe('closeness', () => {
   });
 
   it('compares tensor shapes and nested arrays, and accepts flat data for a tensor', () => {
-    const t = tf.tensor2d([[1, 2], [3, 4]]);
-    expect(closeness(t, [[1, 2], [3, 4]]).ok).toBe(true);
+    const t = tf.tensor2d([
+      [1, 2],
+      [3, 4],
+    ]);
+    expect(
+      closeness(t, [
+        [1, 2],
+        [3, 4],
+      ]).ok,
+    ).toBe(true);
     expect(closeness(t, new Float32Array([1, 2, 3, 4])).ok).toBe(true);
     const u = tf.tensor1d([1, 2, 3, 4]);
     expect(closeness(t, u).reason).toMatch(/shape mismatch: actual \[2, 2\].*expected \[4\]/);

@@ -28,7 +28,9 @@ export async function expectNoLeaks(body: () => unknown, label = 'operation'): P
   tf.dispose(collectTensors(result));
   const after = tf.memory().numTensors;
   if (after !== before) {
-    throw new Error(`${label}: leaked ${after - before} tensor(s) (before ${before}, after disposing its results ${after}).`);
+    throw new Error(
+      `${label}: leaked ${after - before} tensor(s) (before ${before}, after disposing its results ${after}).`,
+    );
   }
 }
 

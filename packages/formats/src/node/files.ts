@@ -12,10 +12,16 @@ import { readSafetensors, type SafetensorsFile } from '../safetensors.js';
 
 /** Checks that `file` is an existing regular file; `what` names it in the error (e.g. "the weights file"). */
 export function checkRegularFile(file: string, what: string, fix: string): void {
-  if (typeof file !== 'string' || file === '') throw new CheckpointError(what, { expected: 'a file path', received: describeValue(file), fix });
+  if (typeof file !== 'string' || file === '')
+    throw new CheckpointError(what, { expected: 'a file path', received: describeValue(file), fix });
   if (!existsSync(file)) throw new CheckpointError(file, { expected: what, received: 'no such file', fix });
   const stat = statSync(file);
-  if (!stat.isFile()) throw new CheckpointError(file, { expected: `${what} (a regular file)`, received: stat.isDirectory() ? 'a directory' : 'a FIFO, socket or device', fix });
+  if (!stat.isFile())
+    throw new CheckpointError(file, {
+      expected: `${what} (a regular file)`,
+      received: stat.isDirectory() ? 'a directory' : 'a FIFO, socket or device',
+      fix,
+    });
 }
 
 /** Reads and parses a `.safetensors` file. */
@@ -31,9 +37,18 @@ export function readJsonFile(file: string, what = 'a config.json file'): Record<
   try {
     value = JSON.parse(readFileSync(file, 'utf8'));
   } catch (e) {
-    throw new CheckpointError(file, { expected: 'valid JSON', received: (e as Error).message.slice(0, 120), fix: 'repair or regenerate the file' });
+    throw new CheckpointError(file, {
+      expected: 'valid JSON',
+      received: (e as Error).message.slice(0, 120),
+      fix: 'repair or regenerate the file',
+    });
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new CheckpointError(file, { expected: 'a JSON object', received: describeValue(value), fix: 'repair the file' });
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new CheckpointError(file, {
+      expected: 'a JSON object',
+      received: describeValue(value),
+      fix: 'repair the file',
+    });
   return value as Record<string, unknown>;
 }
 

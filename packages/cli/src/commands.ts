@@ -1,0 +1,351 @@
+/**
+ * The actions of the `tide` commands (docs/checkpoints.md for the file contract). `cli.ts` parses the command
+ * line with commander and loads this module only when a command runs, so that `tide --help` never loads the
+ * tfjs engine. Each action turns files into tensors and flags into library options; the library checks them.
+ */
+import { readFileSync } from 'node:fs';
+import { attentionPath, blockedThreshold } from '@tide/attention';
+import { TideError, flattenTree, initEngine, tf, type BackendName } from '@tide/backend';
+import { CheckpointError, tokenizerFor, writeSafetensors } from '@tide/formats';
+import { checkRegularFile, readSafetensorsFile, writeFileAtomic } from '@tide/formats/node';
+import {
+  DiscretisationError,
+  forward,
+  generate,
+  isLanguageModel,
+  type DiscretisationOptions,
+  type ForwardInput,
+  type SchemeName,
+  type TransformerModel,
+} from '@tide/transformer';
+import { loadCheckpoint } from '@tide/transformer/node';
+import { progressReporter } from './progress.js';
+import type { CliIO } from './cli.js';
+
+/** The discretisation flags (passed to the library unchanged: it checks them and owns the defaults). */
+export interface DiscretisationFlags {
+  readonly scheme?: string;
+  readonly stepsPerLayer?: number;
+  readonly schedule?: string;
+}
+
+/** Flags as library options, unchanged: an absent flag takes the library's default. */
+function discretisation(flags: DiscretisationFlags): DiscretisationOptions {
+  return {
+    ...(flags.scheme !== undefined && { scheme: flags.scheme as SchemeName }),
+    ...(flags.stepsPerLayer !== undefined && { stepsPerLayer: flags.stepsPerLayer }),
+    ...(flags.schedule !== undefined && { schedule: flags.schedule as 'piecewise' | 'linear' }),
+  };
+}
+
+/**
+ * The one line and exit code of a failed command: a TIDE error says what was expected, what arrived and the
+ * fix (exit 1; 2 for a discretisation flag the library refuses, a usage error); anything else is unexpected.
+ */
+export function describeFailure(error: unknown): { message: string; exitCode: number } {
+  if (error instanceof TideError)
+    return { message: error.message, exitCode: error instanceof DiscretisationError ? 2 : 1 };
+  return { message: `unexpected error: ${(error as Error)?.message ?? String(error)}`, exitCode: 1 };
+}
+
+/** Starts the engine on `backend` (checked by the CLI against the names it lists); returns its name. */
+async function startEngine(backend: string | undefined): Promise<string> {
+  const info = await initEngine({ backend: (backend ?? 'auto') as BackendName | 'auto' });
+  return info.backend;
+}
+
+/**
+ * Turns a forward input file into library inputs: `input_ids` (integers) for language models, `input` (floats)
+ * and optional `token_weights` for encoders. Only the file's own structure is checked here; values (vocabulary,
+ * context length, widths, finiteness) are checked once, by the library, with the file named as the source.
+ */
+function readForwardInput(file: string, model: TransformerModel): ForwardInput & { dispose(): void } {
+  const tensors = readSafetensorsFile(file, 'an input .safetensors file').tensors;
+  const name = isLanguageModel(model) ? 'input_ids' : 'input';
+  const t = tensors.get(name);
+  const found = [...tensors.keys()].slice(0, 8).join(', ') || 'none';
+  if (t === undefined)
+    throw new CheckpointError(`${file}: tensor "${name}"`, {
+      expected: isLanguageModel(model)
+        ? 'int32/int64 token ids [B, N] for a language model'
+        : `float32 hidden states [B, N, ${model.config.dModel}]`,
+      received: `no such tensor (found: ${found})`,
+      fix: `name the tensor ${name}`,
+    });
+  const integers = t.data instanceof Int32Array;
+  if (integers !== isLanguageModel(model))
+    throw new CheckpointError(`${file}: tensor "${name}"`, {
+      expected: isLanguageModel(model) ? 'an integer dtype (I32 or I64)' : 'a float dtype (F32, F16, BF16 or F64)',
+      received: t.dtype,
+      fix: isLanguageModel(model) ? 'store token ids as integers' : 'store hidden states as floats',
+    });
+  const source = `${file}: tensor "${name}"`;
+  const made = integers ? tf.tensor(t.data, [...t.shape], 'int32') : tf.tensor(t.data, [...t.shape], 'float32');
+  const w = tensors.get('token_weights');
+  let tokenWeights: number[][] | undefined;
+  if (w !== undefined) {
+    if (w.shape.length !== 2 || w.shape[0] !== t.shape[0] || w.shape[1] !== t.shape[1]) {
+      made.dispose();
+      throw new CheckpointError(`${file}: tensor "token_weights"`, {
+        expected: `[${t.shape[0]}, ${t.shape[1]}]`,
+        received: `[${w.shape.join(', ')}]`,
+        fix: 'one weight per token (0 = padding)',
+      });
+    }
+    tokenWeights = Array.from({ length: w.shape[0]! }, (_, b) =>
+      Array.from(w.data.subarray(b * w.shape[1]!, (b + 1) * w.shape[1]!)),
+    );
+  }
+  const input = integers ? { inputIds: made as tf.Tensor2D } : { input: made as tf.Tensor3D };
+  return { ...input, source, ...(tokenWeights && { tokenWeights }), dispose: () => made.dispose() };
+}
+
+/** `tide forward`: one solve of a checkpoint on an input file, written atomically. */
+export async function commandForward(
+  flags: DiscretisationFlags & { model: string; input: string; output: string; backend?: string },
+  io: CliIO,
+): Promise<void> {
+  const disc = discretisation(flags);
+  const backend = await startEngine(flags.backend);
+  const model = loadCheckpoint(flags.model);
+  let input: (ForwardInput & { dispose(): void }) | undefined;
+  try {
+    input = readForwardInput(flags.input, model);
+    const t0 = performance.now();
+    const result = forward(model, input, disc);
+    const data = result.output.dataSync();
+    const shape = result.output.shape;
+    tf.dispose(result.output);
+    const bytes = writeSafetensors(
+      { output: { dtype: 'F32', shape, data } },
+      { generator: 'tide forward', scheme: result.description },
+    );
+    try {
+      writeFileAtomic(flags.output, bytes);
+    } catch (e) {
+      throw new CheckpointError(flags.output, {
+        expected: 'a writable output path',
+        received: (e as Error).message,
+        fix: 'check the folder exists and is writable',
+      });
+    }
+    io.out(
+      `tide forward: ${result.description} on ${backend}: output [${shape.join(', ')}] → ${flags.output} (${(performance.now() - t0).toFixed(0)} ms, ${result.stats.subSteps} sub-steps)`,
+    );
+  } finally {
+    input?.dispose();
+    model.dispose();
+  }
+}
+
+async function promptIds(
+  flags: { prompt?: string; ids?: number[] },
+  model: TransformerModel,
+): Promise<{ ids: number[]; decode?: (ids: number[]) => string }> {
+  const tokenizer = await tokenizerFor(model.config);
+  if (flags.ids !== undefined)
+    return { ids: flags.ids, ...(tokenizer && { decode: (x: number[]) => tokenizer.decode(x) }) };
+  const prompt = flags.prompt!;
+  if (tokenizer === undefined)
+    throw new CheckpointError('prompt', {
+      expected: 'a model that declares a tokenizer (GPT-2 vocabulary or tide_tokenizer)',
+      received: 'a model without one',
+      fix: 'pass token ids with --ids',
+    });
+  return { ids: tokenizer.encode(prompt), decode: (x: number[]) => tokenizer.decode(x) };
+}
+
+/** `tide generate`: autoregressive generation from a prompt (text, or token ids). */
+export async function commandGenerate(
+  flags: DiscretisationFlags & {
+    model: string;
+    prompt?: string;
+    ids?: number[];
+    tokens: number;
+    temperature: number;
+    topK?: number;
+    seed: number;
+    backend?: string;
+  },
+  io: CliIO,
+): Promise<void> {
+  await startEngine(flags.backend);
+  const model = loadCheckpoint(flags.model);
+  try {
+    const { ids, decode } = await promptIds(flags, model);
+    const out = generate(model, ids, {
+      ...discretisation(flags),
+      maxNewTokens: flags.tokens,
+      temperature: flags.temperature,
+      ...(flags.topK !== undefined && { topK: flags.topK }),
+      seed: flags.seed,
+    });
+    io.out(decode ? decode([...ids, ...out]) : [...ids, ...out].join(','));
+  } finally {
+    model.dispose();
+  }
+}
+
+/** `tide inspect`: what a checkpoint holds and how it maps onto the continuous model. */
+export async function commandInspect(flags: { model: string; backend?: string }, io: CliIO): Promise<void> {
+  await startEngine(flags.backend);
+  const model = loadCheckpoint(flags.model);
+  try {
+    io.out(describeModel(model, flags.model).join('\n'));
+  } finally {
+    model.dispose();
+  }
+}
+
+/** What a checkpoint holds and how it maps onto the continuous model. */
+export function describeModel(model: TransformerModel, dir: string): string[] {
+  const c = model.config;
+  const params = [...flattenTree(model.parameters).values()].reduce((s, t) => s + t.size, 0);
+  const lines = [
+    `${dir}: ${c.layout === 'gpt2' ? 'HF GPT-2' : 'PyTorch nn.TransformerEncoder'}, ${params.toLocaleString('en')} parameters`,
+    `  feature domain Ω_y: d = ${c.dModel} (unit grid, |Ω_y| = ${c.dModel}); hidden domain d_ff = ${c.dFeedforward} (${c.dFeedforward === c.dModel ? 'no lift' : c.dFeedforward > c.dModel ? 'lifted by zero-extension E' : 'restricted by R'})`,
+    `  token domain Ω_x: the standard grid of N tokens (unit weights)${c.causal ? ', causal sub-domain x̃ ≤ x' : ''}${c.positions ? `, N ≤ ${c.positions}` : ''}`,
+    `  depth: T = ${c.numLayers} (one unit of time per layer), θ(t) piecewise constant`,
+    `  heads: ${c.heads} (d_k = ${c.dModel / c.heads}), scale 1/√d_k`,
+    c.normFirst
+      ? `  pre-LN: u_t = A(P₁u) + F(P₂u), P = affine ∘ P^ε (ε = ${c.epsilon}); exact scheme = Lie splitting with explicit Euler, Δt = 1${c.finalNorm ? '; final projection LN_f at t = T' : ''}`
+      : `  post-LN: Lie splitting, Δt = 1: attention (explicit) → P₁^ε → affine → FFN₁ (${c.activation === 'relu' ? 'semi-implicit, ReLU = P_{S₂}' : 'explicit, then GELU'}) → FFN₂ (explicit) → relaxation ½ → P₂^{ε/4} → affine (ε = ${c.epsilon})`,
+    `  activation: ${c.activation}${c.tokenizer ? `; tokenizer: ${c.tokenizer.type === 'gpt2' ? 'GPT-2 BPE' : `${[...c.tokenizer.alphabet].length} characters`}` : ''}`,
+  ];
+  return lines;
+}
+
+/** How `'auto'` integral attention evaluates on the active backend (read off `attentionPath`), for the run summary. */
+function attentionChoice(): string {
+  const threshold = blockedThreshold();
+  const [below, above] = [attentionPath({}, threshold), attentionPath({}, threshold + 1)];
+  if (below === above) return `attention ${above}`;
+  return `attention ${below} up to ${threshold} tokens, ${above === 'blocked' ? 'query-blocked' : above} beyond`;
+}
+
+/** `tide run`: the study on a model (the embedded default unless `--model`), with its report. */
+export async function commandRun(
+  flags: { model?: string; defaultModel: string; prompt: string; tokens: number; report: string; backend?: string },
+  io: CliIO,
+): Promise<void> {
+  const backend = await startEngine(flags.backend);
+  const dir = flags.model ?? flags.defaultModel;
+  const model = loadCheckpoint(dir);
+  try {
+    const tokenizer = await tokenizerFor(model.config);
+    if (tokenizer === undefined)
+      throw new CheckpointError(dir, {
+        expected: 'a model that declares a tokenizer',
+        received: 'a model without one',
+        fix: 'tide run needs text; use tide forward for id inputs',
+      });
+    const summary = [
+      `tide: engine ${backend}, ${attentionChoice()}; model ${flags.model !== undefined ? dir : 'embedded default'}`,
+      ...describeModel(model, flags.model !== undefined ? dir : 'models/default'),
+    ];
+    for (const line of summary) io.out(line);
+    const t0 = performance.now();
+    const { runStudy } = await import('./study.js');
+    const { writeReport } = await import('./report.js');
+    const progress = progressReporter(io, 'tide run');
+    let study;
+    try {
+      study = runStudy(model, tokenizer, {
+        prompt: flags.prompt,
+        tokens: flags.tokens,
+        title: 'TIDE: a Transformer solved as an integro-differential equation',
+        summary,
+        onProgress: (p) => progress.update(p.done, p.total, p.stage),
+      });
+    } finally {
+      progress.stop();
+    }
+    for (const line of study.lines) io.out(line);
+    const index = await writeReport(flags.report, study.report);
+    io.out(
+      `\nreport: ${index} (attention kernels, trajectories over depth, constraint distances, measured orders); total ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    );
+  } finally {
+    model.dispose();
+  }
+}
+
+function formatSeconds(s: number): string {
+  return s >= 60 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${s.toFixed(0)}s`;
+}
+
+/** The flags of `tide train`. */
+export interface TrainFlags extends DiscretisationFlags {
+  readonly data: string;
+  readonly out: string;
+  readonly normFirst: boolean;
+  readonly steps: number;
+  readonly batch: number;
+  readonly context: number;
+  readonly dModel: number;
+  readonly heads: number;
+  readonly layers: number;
+  readonly dFf?: number;
+  readonly lr: number;
+  readonly warmup?: number;
+  readonly weightDecay: number;
+  readonly kinetic: number;
+  readonly evalEvery: number;
+  readonly checkpointEvery: number;
+  readonly stopAfter?: number;
+  readonly seed: number;
+  readonly resume: boolean;
+  readonly backend?: string;
+}
+
+/** `tide train`: a character-level language model trained through the solver. */
+export async function commandTrain(flags: TrainFlags, io: CliIO): Promise<void> {
+  const disc = discretisation(flags);
+  const backend = await startEngine(flags.backend);
+  checkRegularFile(flags.data, 'a UTF-8 text file to train on', 'pass --data FILE (e.g. data/moby-dick.txt)');
+  const { characterCorpus, trainLanguageModel } = await import('@tide/train');
+  const corpus = characterCorpus(readFileSync(flags.data, 'utf8'));
+  io.out(
+    `tide train: ${corpus.train.length.toLocaleString('en')} training and ${corpus.validation.length.toLocaleString('en')} validation characters from ${flags.data}; ${backend}; ${disc.scheme ?? 'lie'} scheme, ${disc.stepsPerLayer ?? 1} step(s) per layer`,
+  );
+  const progress = progressReporter(io, 'tide train');
+  let result;
+  try {
+    result = trainLanguageModel(
+      corpus,
+      {
+        dModel: flags.dModel,
+        heads: flags.heads,
+        layers: flags.layers,
+        contextLength: flags.context,
+        normFirst: flags.normFirst,
+        ...(flags.dFf !== undefined && { dFeedforward: flags.dFf }),
+      },
+      {
+        ...disc,
+        steps: flags.steps,
+        outDir: flags.out,
+        resume: flags.resume,
+        batchSize: flags.batch,
+        learningRate: flags.lr,
+        weightDecay: flags.weightDecay,
+        kineticWeight: flags.kinetic,
+        seed: flags.seed,
+        evalEvery: flags.evalEvery,
+        checkpointEvery: flags.checkpointEvery,
+        ...(flags.stopAfter !== undefined && { stopAfter: flags.stopAfter }),
+        ...(flags.warmup !== undefined && { warmup: flags.warmup }),
+        onProgress: (p) => {
+          const text = `loss ${p.loss.toFixed(3)}${p.validationLoss !== undefined ? ` val ${p.validationLoss.toFixed(3)}` : ''} lr ${p.learningRate.toExponential(1)} ${p.tokensPerSecond.toFixed(0)} tok/s ${formatSeconds(p.elapsedSeconds)} elapsed`;
+          progress.update(p.step, p.steps, text, p.validationLoss !== undefined || p.step === p.steps);
+        },
+      },
+    );
+  } finally {
+    progress.stop();
+  }
+  io.out(
+    `tide train: done in ${formatSeconds(result.seconds)}; train loss ${result.trainLoss.toFixed(4)}, validation loss ${result.validationLoss.toFixed(4)} (nats/char); checkpoint in ${flags.out}`,
+  );
+  result.model.dispose();
+}
