@@ -11,21 +11,16 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const run = (cmd, args, cwd) => execFileSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
 try {
   const status = run('npx', ['changeset', 'status'], root);
+  const pending = status.split('\n').filter((l) => /^🦋\s+- @/.test(l)).length;
   console.log(
-    `changeset status: ok (${
-      status
-        .trim()
-        .split('\n')
-        .filter((l) => /bumped at/.test(l))
-        .map((l) => l.replace(/^🦋\s+info\s+/, ''))
-        .join('; ') || 'nothing to release'
-    })`,
+    `changeset status: ok (${pending === 0 ? 'nothing pending: the release is cut' : `${pending} package(s) with pending changesets`})`,
   );
   for (const dir of readdirSync(join(root, 'packages')).map((d) => join(root, 'packages', d))) {
     const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
     if (pkg.private) continue;
     const out = run('npm', ['publish', '--dry-run', '--json'], dir);
-    const report = JSON.parse(out.slice(out.indexOf('{')));
+    const parsed = JSON.parse(out.slice(out.indexOf('{')));
+    const report = parsed[pkg.name] ?? parsed; // npm 11 keys the report by package name
     const files = report.files.map((f) => f.path);
     if (!files.includes('dist/index.js'))
       throw new Error(`${pkg.name}: npm publish --dry-run would publish no dist/index.js (build first)`);

@@ -255,7 +255,7 @@ export async function commandRun(
         tokens: flags.tokens,
         title: 'TIDE: a Transformer solved as an integro-differential equation',
         summary,
-        onProgress: (p) => progress.update(p.done, p.total, p.stage),
+        onProgress: (p) => progress.update(p.done, p.total, p.stage, false),
       });
     } finally {
       progress.stop();
