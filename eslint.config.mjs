@@ -2,66 +2,28 @@
 // Layers follow the package table of the README: imports may only point down it.
 import nx from '@nx/eslint-plugin';
 
-/** Which layers a layer may import (the README's package table). */
-const depConstraints = [
-  { sourceTag: 'layer:backend', onlyDependOnLibsWithTags: [] },
-  { sourceTag: 'layer:domain', onlyDependOnLibsWithTags: ['layer:backend'] },
-  { sourceTag: 'layer:operator', onlyDependOnLibsWithTags: ['layer:domain', 'layer:backend'] },
-  { sourceTag: 'layer:solver', onlyDependOnLibsWithTags: ['layer:domain', 'layer:backend'] },
-  { sourceTag: 'layer:formats', onlyDependOnLibsWithTags: ['layer:backend'] },
-  {
-    sourceTag: 'layer:model',
-    onlyDependOnLibsWithTags: [
-      'layer:formats',
-      'layer:operator',
-      'layer:solver',
-      'layer:domain',
-      'layer:backend',
-      'layer:fixtures',
-    ],
-  },
-  {
-    sourceTag: 'layer:train',
-    onlyDependOnLibsWithTags: [
-      'layer:model',
-      'layer:formats',
-      'layer:operator',
-      'layer:solver',
-      'layer:domain',
-      'layer:backend',
-      'layer:fixtures',
-    ],
-  },
-  {
-    sourceTag: 'layer:app',
-    onlyDependOnLibsWithTags: [
-      'layer:train',
-      'layer:model',
-      'layer:formats',
-      'layer:operator',
-      'layer:solver',
-      'layer:domain',
-      'layer:backend',
-      'layer:fixtures',
-    ],
-  },
-  // Reference fixtures (PyTorch outputs and the helpers that read them): test data any layer above formats may use.
-  { sourceTag: 'layer:fixtures', onlyDependOnLibsWithTags: ['layer:formats', 'layer:backend'] },
-  {
-    sourceTag: 'layer:tools',
-    onlyDependOnLibsWithTags: [
-      'layer:app',
-      'layer:train',
-      'layer:model',
-      'layer:formats',
-      'layer:operator',
-      'layer:solver',
-      'layer:domain',
-      'layer:backend',
-      'layer:fixtures',
-    ],
-  },
-];
+/**
+ * The layers, bottom up, and what each may import (the README's package table): every layer may import the
+ * layers listed for it and everything those may import. Operators and solvers share a level and may not import
+ * each other; fixtures are test data any model-level package may read.
+ */
+const directImports = {
+  'layer:backend': [],
+  'layer:domain': ['layer:backend'],
+  'layer:operator': ['layer:domain'],
+  'layer:solver': ['layer:domain'],
+  'layer:formats': ['layer:backend'],
+  'layer:fixtures': ['layer:formats'],
+  'layer:model': ['layer:operator', 'layer:solver', 'layer:formats', 'layer:fixtures'],
+  'layer:train': ['layer:model'],
+  'layer:app': ['layer:train'],
+  'layer:tools': ['layer:app'],
+};
+const reachable = (tag) => [...new Set((directImports[tag] ?? []).flatMap((t) => [t, ...reachable(t)]))];
+const depConstraints = Object.keys(directImports).map((tag) => ({
+  sourceTag: tag,
+  onlyDependOnLibsWithTags: reachable(tag),
+}));
 
 export default [
   ...nx.configs['flat/base'],

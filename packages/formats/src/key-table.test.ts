@@ -4,7 +4,7 @@
 // key, what was expected and what arrived, and a failed read leaves no tensors.
 import { describe, expect, it } from 'vitest';
 import { tf, TideError } from '@tide/backend';
-import { expectNoLeaks } from '@tide/backend/testing';
+import { expectNoLeaks, thrownBy } from '@tide/backend/testing';
 import { CheckpointError } from './errors.js';
 import { keyTableShapes, readWithKeyTable, writeWithKeyTable, type KeyTable } from './key-table.js';
 import { readSafetensors, writeSafetensors, type SafeTensor } from './safetensors.js';
@@ -53,16 +53,6 @@ function checkpoint(
 
 const values = (t: tf.Tensor) => t.arraySync();
 const disposeLeaves = (leaves: Map<string, tf.Tensor>) => tf.dispose([...leaves.values()]);
-
-/** The error `f` throws (or fails the test). */
-function thrown(f: () => unknown): Error {
-  try {
-    f();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a throw');
-}
 
 describe('readWithKeyTable', () => {
   it('splits a transposed fused Linear kernel [3d, d] into the Q | K | V rows, each transposed to [in, out]', () => {
@@ -146,7 +136,7 @@ describe('readWithKeyTable', () => {
   it('a missing key is a CheckpointError naming the file, the key, the shape and the layout', () => {
     const tensors = checkpoint({ prefix: 'model.' });
     tensors.delete('model.fused.weight');
-    const e = thrown(() => readWithKeyTable(tensors, table, 'ckpt/model.safetensors'));
+    const e = thrownBy(() => readWithKeyTable(tensors, table, 'ckpt/model.safetensors'));
     expect(e).toBeInstanceOf(CheckpointError);
     expect(e).toBeInstanceOf(TideError);
     expect(e.message).toBe(
@@ -158,7 +148,7 @@ describe('readWithKeyTable', () => {
   it('a wrong shape is a CheckpointError naming the key, the expected and the received shape', () => {
     const tensors = checkpoint();
     tensors.set('conv.weight', ramp([3, 2]));
-    const e = thrown(() => readWithKeyTable(tensors, table));
+    const e = thrownBy(() => readWithKeyTable(tensors, table));
     expect(e).toBeInstanceOf(CheckpointError);
     expect(e.message).toMatch(
       /^model\.safetensors: "conv\.weight": expected shape \[2, 3\] \(from config\.json\), received \[3, 2\]\. Fix: /,
@@ -179,7 +169,7 @@ describe('readWithKeyTable', () => {
       const w = ramp([2, 4], 400);
       (w.data as Float32Array)[5] = bad;
       tensors.set('fused.weight', w);
-      const e = thrown(() => readWithKeyTable(tensors, table));
+      const e = thrownBy(() => readWithKeyTable(tensors, table));
       expect(e).toBeInstanceOf(CheckpointError);
       expect(e.message).toBe(
         `model.safetensors: "fused.weight": expected finite weights, received ${shown} at index 5. Fix: the checkpoint is corrupt`,
@@ -190,7 +180,7 @@ describe('readWithKeyTable', () => {
   it('refuses anything but a Map of tensors', () => {
     const asObject = Object.fromEntries(checkpoint());
     for (const bad of [asObject, [...checkpoint()], null, undefined, 'model.safetensors']) {
-      const e = thrown(() => readWithKeyTable(bad as never, table, 'x.safetensors'));
+      const e = thrownBy(() => readWithKeyTable(bad as never, table, 'x.safetensors'));
       expect(e).toBeInstanceOf(CheckpointError);
       expect(e.message).toMatch(
         /^x\.safetensors: expected a map of tensors \(readSafetensors\(\.\.\.\)\.tensors\), received .*\. Fix: parse the file with readSafetensors first$/,
@@ -315,7 +305,7 @@ describe('writeWithKeyTable', () => {
     const leaves = new Map(read.leaves);
     leaves.delete('attention.bk');
     await expectNoLeaks(() => {
-      const e = thrown(() => writeWithKeyTable(leaves, table));
+      const e = thrownBy(() => writeWithKeyTable(leaves, table));
       expect(e).toBeInstanceOf(CheckpointError);
       expect(e.message).toBe(
         'write test: "attn.in_proj_bias": expected parameter "attention.bk", received nothing at that path. Fix: write a model of the layout this table describes',
@@ -338,7 +328,7 @@ describe('writeWithKeyTable', () => {
     const wrong = tf.zeros([3, 2]);
     leaves.set('conv.w', wrong);
     await expectNoLeaks(() => {
-      const e = thrown(() => writeWithKeyTable(leaves, table));
+      const e = thrownBy(() => writeWithKeyTable(leaves, table));
       expect(e).toBeInstanceOf(CheckpointError);
       expect(e.message).toBe(
         'write test: "conv.weight": expected shape [2, 3], received [3, 2]. Fix: the parameters do not match the layout',

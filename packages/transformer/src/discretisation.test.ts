@@ -4,7 +4,7 @@
 // θ(t) interpolated between layers, and nothing leaked.
 import { describe, expect, it } from 'vitest';
 import { seededRandom, tf, TreeError, treeLeaves } from '@tide/backend';
-import { expectClose, expectNoLeaks, expectTensorCount } from '@tide/backend/testing';
+import { expectClose, expectNoLeaks, expectTensorCount, thrownBy } from '@tide/backend/testing';
 import { field } from '@tide/domain';
 import { linearInterpolation } from '@tide/solvers';
 import { fixtureDir, fixtureIO } from '@tide/fixtures';
@@ -23,16 +23,6 @@ import type { LayerParameters, TransformerModel } from './model.js';
 import { loadCheckpoint } from './node.js';
 
 const load = (name: string): TransformerModel => loadCheckpoint(fixtureDir(name));
-
-/** The error `f` throws (or fails the test). */
-function thrown(f: () => unknown): Error {
-  try {
-    f();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a throw');
-}
 
 describe('checkDiscretisationOptions', () => {
   it('fills the defaults: Lie splitting, one step per layer, piecewise-constant θ', () => {
@@ -94,7 +84,7 @@ describe('checkDiscretisationOptions', () => {
   ];
 
   it.each(refused)('refuses %s with a DiscretisationError naming the flag', (_, options, message) => {
-    const e = thrown(() => checkDiscretisationOptions(options as DiscretisationOptions));
+    const e = thrownBy(() => checkDiscretisationOptions(options as DiscretisationOptions));
     expect(e).toBeInstanceOf(DiscretisationError);
     expect(e.message).toMatch(message);
   });
@@ -105,7 +95,7 @@ describe('schemeForLayers', () => {
     const model = load('encoder-postln-relu');
     for (const name of ['strang', 'euler', 'heun', 'rk4'] as const) {
       const before = tf.memory().numTensors;
-      const e = thrown(() => schemeForLayers(model.parameters.layers, model.config, name));
+      const e = thrownBy(() => schemeForLayers(model.parameters.layers, model.config, name));
       expect(e, name).toBeInstanceOf(DiscretisationError);
       expect(e.message).toMatch(
         new RegExp(
@@ -213,7 +203,7 @@ describe('interpolateLayers', () => {
   it('refuses layers of different shapes with a TreeError naming the first differing path', () => {
     const relu = load('encoder-postln-relu'); // d_ff 24
     const gelu = load('encoder-preln-gelu'); // d_ff 32
-    const e = thrown(() => interpolateLayers(relu.parameters.layers[0]!, gelu.parameters.layers[0]!, 0.5));
+    const e = thrownBy(() => interpolateLayers(relu.parameters.layers[0]!, gelu.parameters.layers[0]!, 0.5));
     expect(e).toBeInstanceOf(TreeError);
     expect(e.message).toMatch(
       /^zipTrees at "feedforward\.w1": expected a tensor of shape \[16, 24\], received a tensor of shape \[16, 32\]/,

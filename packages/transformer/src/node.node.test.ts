@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { flattenTree, tf } from '@tide/backend';
-import { expectNoLeaks } from '@tide/backend/testing';
+import { expectNoLeaks, thrownBy } from '@tide/backend/testing';
 import { CheckpointError, readSafetensors } from '@tide/formats';
 import { fixtureDir, FIXTURE_NAMES } from '@tide/fixtures';
 import { parseConfig } from './checkpoint.js';
@@ -20,16 +20,6 @@ beforeAll(() => {
 afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
-
-/** The error `f` throws (or fails the test). */
-function thrown(f: () => unknown): Error {
-  try {
-    f();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a throw');
-}
 
 /** Every parameter of two models is equal, bit for bit, with the same paths and shapes. */
 function expectSameParameters(a: TransformerModel, b: TransformerModel): void {
@@ -115,7 +105,7 @@ describe('loadCheckpoint refuses what is not a checkpoint folder', () => {
     mkdirSync(join(d, 'model.safetensors'), { recursive: true });
     cpSync(join(fixtureDir('gpt2-tiny'), 'config.json'), join(d, 'config.json'));
     await expectNoLeaks(() => {
-      const e = thrown(() => loadCheckpoint(d));
+      const e = thrownBy(() => loadCheckpoint(d));
       expect(e).toBeInstanceOf(CheckpointError);
       expect(e.message).toBe(
         `${join(d, 'model.safetensors')}: expected the weights file model.safetensors (a regular file), received a directory. Fix: pass the path of a .safetensors file`,
@@ -126,12 +116,12 @@ describe('loadCheckpoint refuses what is not a checkpoint folder', () => {
 
   it('a missing folder, a file instead of a folder, a folder without config.json', () => {
     const missing = join(dir, 'no-such-model');
-    expect(thrown(() => loadCheckpoint(missing)).message).toBe(
+    expect(thrownBy(() => loadCheckpoint(missing)).message).toBe(
       `${missing}: expected a model folder (config.json + model.safetensors), received no such folder. Fix: pass --model DIR`,
     );
     const file = join(dir, 'a-file');
     writeFileSync(file, '{}');
-    expect(thrown(() => loadCheckpoint(file)).message).toBe(
+    expect(thrownBy(() => loadCheckpoint(file)).message).toBe(
       `${file}: expected a model folder (config.json + model.safetensors), received a file. Fix: pass --model DIR`,
     );
     expect(() => loadCheckpoint(undefined as never)).toThrow(CheckpointError);
@@ -154,7 +144,7 @@ describe('loadCheckpoint refuses what is not a checkpoint folder', () => {
     const config = JSON.parse(readFileSync(join(d, 'config.json'), 'utf8')) as Record<string, unknown>;
     writeFileSync(join(d, 'config.json'), JSON.stringify({ ...config, n_layer: 3 }));
     await expectNoLeaks(() => {
-      const e = thrown(() => loadCheckpoint(d));
+      const e = thrownBy(() => loadCheckpoint(d));
       expect(e).toBeInstanceOf(CheckpointError);
       expect(e.message).toMatch(
         /model\.safetensors: "h\.2\.ln_1\.weight": expected a tensor of shape \[16\] \(HF GPT-2 layout\), received no such key/,

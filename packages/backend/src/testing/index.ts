@@ -15,3 +15,4 @@ export { peakBytesOf } from './memory.js';
 export { testBackends, useBackend, describeEachBackend } from './backends.js';
 export { convergenceOrder } from '../order.js';
 export { readmeExamples, runReadmeExamples } from './readme.js';
+export { thrownBy } from './thrown.js';

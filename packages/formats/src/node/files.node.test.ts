@@ -16,6 +16,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { thrownBy } from '@tide/backend/testing';
 import { TideError } from '@tide/backend';
 import { CheckpointError } from '../errors.js';
 import { writeSafetensors } from '../safetensors.js';
@@ -28,16 +29,6 @@ beforeAll(() => {
 afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
-
-/** The error `f` throws (or fails the test). */
-function thrown(f: () => unknown): Error {
-  try {
-    f();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a throw');
-}
 
 /** A fresh empty folder inside the test folder. */
 function folder(name: string): string {
@@ -84,7 +75,7 @@ describe('checkRegularFile', () => {
 
   it('refuses a directory, naming the path, what was wanted and the fix', () => {
     const d = folder('a-directory');
-    const e = thrown(() => checkRegularFile(d, 'the weights file', 'pass model.safetensors'));
+    const e = thrownBy(() => checkRegularFile(d, 'the weights file', 'pass model.safetensors'));
     expect(e).toBeInstanceOf(CheckpointError);
     expect(e).toBeInstanceOf(TideError);
     expect(e.message).toBe(
@@ -94,7 +85,7 @@ describe('checkRegularFile', () => {
 
   it('refuses a missing file and a dangling symbolic link', () => {
     const missing = join(dir, 'nothing-here.json');
-    expect(thrown(() => checkRegularFile(missing, 'a config', 'fix it')).message).toBe(
+    expect(thrownBy(() => checkRegularFile(missing, 'a config', 'fix it')).message).toBe(
       `${missing}: expected a config, received no such file. Fix: fix it`,
     );
     const dangling = join(dir, 'dangling-link');
@@ -105,14 +96,14 @@ describe('checkRegularFile', () => {
 
   it('refuses an empty or non-string path', () => {
     for (const bad of ['', undefined, 42, null]) {
-      const e = thrown(() => checkRegularFile(bad as never, 'the input file', 'pass --input FILE'));
+      const e = thrownBy(() => checkRegularFile(bad as never, 'the input file', 'pass --input FILE'));
       expect(e).toBeInstanceOf(CheckpointError);
       expect(e.message).toMatch(/^the input file: expected a file path, received .*\. Fix: pass --input FILE$/);
     }
   });
 
   it('refuses a character device (/dev/null) without reading it', () => {
-    const e = thrown(() => checkRegularFile('/dev/null', 'the input file', 'pass a file'));
+    const e = thrownBy(() => checkRegularFile('/dev/null', 'the input file', 'pass a file'));
     expect(e).toBeInstanceOf(CheckpointError);
     expect(e.message).toBe(
       '/dev/null: expected the input file (a regular file), received a FIFO, socket or device. Fix: pass a file',
@@ -131,7 +122,7 @@ describe('checkRegularFile', () => {
         () => readJsonFile(path),
         () => readSafetensorsFile(link),
       ]) {
-        const e = thrown(check);
+        const e = thrownBy(check);
         expect(e).toBeInstanceOf(CheckpointError);
         expect(e.message).toMatch(/: expected .*\(a regular file\), received a FIFO, socket or device\./);
       }
@@ -153,11 +144,11 @@ describe('readSafetensorsFile', () => {
   it('names the file in a parse error, and the wanted file in a missing one', () => {
     const file = join(dir, 'truncated.safetensors');
     writeFileSync(file, new Uint8Array([1, 2, 3]));
-    const e = thrown(() => readSafetensorsFile(file));
+    const e = thrownBy(() => readSafetensorsFile(file));
     expect(e).toBeInstanceOf(CheckpointError);
     expect(e.message).toMatch(new RegExp(`^${file.replace(/[.\\/]/g, '\\$&')}: expected at least 8 bytes`));
     const missing = join(dir, 'none.safetensors');
-    expect(thrown(() => readSafetensorsFile(missing, 'the weights file model.safetensors')).message).toBe(
+    expect(thrownBy(() => readSafetensorsFile(missing, 'the weights file model.safetensors')).message).toBe(
       `${missing}: expected the weights file model.safetensors, received no such file. Fix: pass the path of a .safetensors file`,
     );
     expect(() => readSafetensorsFile(folder('weights-dir'))).toThrow(
@@ -176,7 +167,7 @@ describe('readJsonFile', () => {
   it('refuses invalid JSON, naming the file and the parser message', () => {
     const file = join(dir, 'broken.json');
     writeFileSync(file, '{ "n_embd": 16,');
-    const e = thrown(() => readJsonFile(file));
+    const e = thrownBy(() => readJsonFile(file));
     expect(e).toBeInstanceOf(CheckpointError);
     expect(e.message).toMatch(
       new RegExp(
@@ -195,7 +186,7 @@ describe('readJsonFile', () => {
     for (const [text, received] of cases) {
       const file = join(dir, 'not-object.json');
       writeFileSync(file, text);
-      const e = thrown(() => readJsonFile(file));
+      const e = thrownBy(() => readJsonFile(file));
       expect(e, text).toBeInstanceOf(CheckpointError);
       expect(e.message, text).toBe(`${file}: expected a JSON object, received ${received}. Fix: repair the file`);
     }
@@ -203,7 +194,7 @@ describe('readJsonFile', () => {
 
   it('refuses a directory and a missing file with the default description', () => {
     const d = folder('config-dir');
-    expect(thrown(() => readJsonFile(d)).message).toBe(
+    expect(thrownBy(() => readJsonFile(d)).message).toBe(
       `${d}: expected a config.json file (a regular file), received a directory. Fix: point --model at a folder with config.json and model.safetensors`,
     );
     expect(() => readJsonFile(join(dir, 'absent.json'))).toThrow(/expected a config\.json file, received no such file/);
