@@ -12,7 +12,7 @@ export default defineConfig({
   resolve: { conditions: ['@tide/source', ...defaultClientConditions] },
   optimizeDeps: {
     include: [
-      '@tensorflow/tfjs',
+      '@tensorflow/tfjs-core/dist/register_all_gradients',
       '@tensorflow/tfjs-core',
       '@tensorflow/tfjs-backend-cpu',
       '@tensorflow/tfjs-backend-webgl',

@@ -78,7 +78,7 @@ const server = await createServer({
   resolve: { conditions: ['@tide/source', ...defaultClientConditions] },
   optimizeDeps: {
     include: [
-      '@tensorflow/tfjs',
+      '@tensorflow/tfjs-core/dist/register_all_gradients',
       '@tensorflow/tfjs-core',
       '@tensorflow/tfjs-backend-cpu',
       '@tensorflow/tfjs-backend-webgl',

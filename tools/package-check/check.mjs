@@ -93,6 +93,10 @@ try {
   run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], app);
   const installed = readdirSync(join(app, 'node_modules', '@tide'));
   console.log(`installed into ${app}: @tide/${installed.join(', @tide/')}`);
+  const tfjs = readdirSync(join(app, 'node_modules', '@tensorflow'));
+  if (tfjs.includes('tfjs') || tfjs.includes('tfjs-layers'))
+    throw new Error(`the consumer got the tfjs union package: @tensorflow/${tfjs.join(', @tensorflow/')}`);
+  console.log(`  tfjs installed: @tensorflow/${tfjs.join(', @tensorflow/')} (no union package)`);
   run(bin('tsc'), ['-p', 'tsconfig.json'], app);
   console.log('  tsc (nodenext, strict, no skipLibCheck): ok');
   process.stdout.write(`  node: ${run('node', ['out/main.js'], app)}`);

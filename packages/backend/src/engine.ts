@@ -6,20 +6,18 @@
  * backend that is not available throws a {@link BackendError} listing the ones that are.
  */
 import * as tf from '@tensorflow/tfjs-core';
-// Registrations, loaded for their side effects. They are namespace imports used below (not bare `import 'x'`)
+// The backends register themselves when loaded. They are namespace imports used below (not bare `import 'x'`)
 // so that the package's declaration files do not import them: a consumer's strict build (without
-// skipLibCheck) then never type-checks tfjs's layers, converter or emscripten typings.
-// tfjs-core alone registers no gradients in Node (its CJS bundle leaves them out, and its per-file ESM cannot
-// load there: `register_all_gradients` imports extension-less paths). The union package registers every
-// gradient into tfjs's global registry at load, for this same single copy of tfjs-core.
-import * as gradients from '@tensorflow/tfjs';
+// skipLibCheck) then never type-checks their emscripten and WebGL typings. Gradients are registered by
+// initEngine (see ./gradients.ts).
 import * as cpuBackend from '@tensorflow/tfjs-backend-cpu';
 import * as wasmBackend from '@tensorflow/tfjs-backend-wasm';
 import * as webglBackend from '@tensorflow/tfjs-backend-webgl';
 import { BackendError, describeValue } from './errors.js';
+import { registerGradients } from './gradients.js';
 
 /** The modules whose loading registers the backends and gradients (kept so the imports are not elided). */
-const REGISTRATIONS = [gradients, cpuBackend, wasmBackend, webglBackend] as const;
+const REGISTRATIONS = [cpuBackend, wasmBackend, webglBackend] as const;
 void REGISTRATIONS;
 
 /** The backends TIDE knows, fastest first. */
@@ -38,6 +36,12 @@ export interface EngineOptions {
    * Off by default: such a context is refused explicitly and skipped in `'auto'`.
    */
   readonly allowHalfPrecision?: boolean;
+  /**
+   * Register the gradients of tfjs-core's kernels (default true), needed by `tf.grad`, training and gradient
+   * checks. A program that only evaluates may pass `false`: in Node the registration loads tfjs-core's per-file
+   * modules (about 0.5 s). Registering is idempotent; {@link registerGradients} does it on its own.
+   */
+  readonly gradients?: boolean;
 }
 
 /** What {@link initEngine} chose, and why. */
@@ -120,6 +124,7 @@ export async function initEngine(options: EngineOptions = {}): Promise<EngineInf
     });
   }
   if (!tf.env().getBool('PROD')) tf.env().set('PROD', true);
+  if (options.gradients ?? true) await registerGradients();
   const environment = runtimeEnvironment();
   const candidates = requested === 'auto' ? available : [requested];
   if (requested !== 'auto' && !available.includes(requested)) {

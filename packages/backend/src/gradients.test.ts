@@ -1,4 +1,4 @@
-import { it } from 'vitest';
+import { expect, it } from 'vitest';
 import { tf } from './index.js';
 import { describeEachBackend } from './testing/index.js';
 import { expectClose } from './testing/index.js';
@@ -45,4 +45,13 @@ describeEachBackend('gradients are registered', () => {
     expectClose(g, fd, { atol: 2e-3, rtol: 2e-2 });
     tf.dispose([x, w, g, positive]);
   });
+});
+
+it('gradients come from tfjs-core itself; registering again is a no-op', async () => {
+  const { gradientsRegistered, registerGradients } = await import('./gradients.js');
+  expect(gradientsRegistered()).toBe(true);
+  await registerGradients();
+  await registerGradients();
+  expect(tf.getGradient('Erf')).toBeDefined();
+  expect(tf.getGradient('Softmax')).toBeDefined();
 });

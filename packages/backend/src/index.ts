@@ -22,6 +22,7 @@ export {
 } from './engine.js';
 export type { BackendName, EngineInfo, EngineOptions, RuntimeEnvironment } from './engine.js';
 export { convergenceOrder } from './order.js';
+export { registerGradients, gradientsRegistered } from './gradients.js';
 export { MASKED_SCORE, checkAttentionCore } from './kernels/attention-core.js';
 export type { AttentionCoreInputs, AttentionCoreSizes } from './kernels/attention-core.js';
 export { blockedAttention, defaultAttentionBlock, BLOCK_BUDGET } from './kernels/blocked-attention.js';
