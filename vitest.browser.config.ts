@@ -29,8 +29,8 @@ export default defineConfig({
     ],
     exclude: ['**/*.node.test.ts', '**/node_modules/**', '**/dist/**'],
     setupFiles: ['./vitest.setup.ts'],
-    testTimeout: 120_000,
-    hookTimeout: 120_000,
+    testTimeout: 300_000,
+    hookTimeout: 300_000,
     fileParallelism: false,
     browser: {
       enabled: true,

@@ -4,11 +4,48 @@
 import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 
-const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-if (!existsSync(chromium)) {
+/**
+ * A Chromium for the lane: CHROMIUM_PATH or Debian's /usr/bin/chromium; if missing, Debian's package through
+ * apt-get when running as root, else Playwright's own browser download (where the network allows it). When
+ * neither works, one line says how to get one.
+ */
+async function findChromium() {
+  const wanted = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+  if (existsSync(wanted)) return wanted;
+  if (process.env.CHROMIUM_PATH === undefined && process.getuid?.() === 0 && existsSync('/usr/bin/apt-get')) {
+    console.error(
+      "browser lane: no Chromium at /usr/bin/chromium; installing Debian's chromium with apt-get (log: /tmp/tide-browser-lane-apt.log)",
+    );
+    const apt = spawnSync(
+      'sh',
+      [
+        '-c',
+        'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /tmp/tide-browser-lane-apt.log 2>&1',
+      ],
+      { stdio: 'inherit' },
+    );
+    if (apt.status === 0 && existsSync('/usr/bin/chromium')) return '/usr/bin/chromium';
+  }
+  if (process.env.CHROMIUM_PATH === undefined) {
+    const pw = spawnSync('npx', ['playwright', 'install', 'chromium'], {
+      stdio: ['ignore', 'ignore', 'ignore'],
+      timeout: 180_000,
+    });
+    if (pw.status === 0) {
+      const { chromium } = await import('playwright-core');
+      if (existsSync(chromium.executablePath())) return chromium.executablePath();
+    }
+  }
+  return undefined;
+}
+
+const chromium = await findChromium();
+if (chromium === undefined) {
   console.error(
-    `browser lane: expected Chromium at ${chromium}, found nothing. Fix: apt-get install -y chromium ` +
-      '(or set CHROMIUM_PATH); run `npm run test:node` for the Node lane alone.',
+    'browser lane: expected Chromium at ' +
+      (process.env.CHROMIUM_PATH ?? '/usr/bin/chromium') +
+      ', found nothing, and could not install one. ' +
+      'Fix: apt-get install -y chromium (as root), or set CHROMIUM_PATH; run `npm run test:node` for the Node lane alone.',
   );
   process.exit(1);
 }

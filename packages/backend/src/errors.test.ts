@@ -33,3 +33,15 @@ describe('TideError', () => {
     expect(built).toBe(1);
   });
 });
+
+describe('describeValue on hostile values', () => {
+  it('reads one level only: deep nesting, a shape of arrays and an own constructor key stay short', () => {
+    const deep = JSON.parse('['.repeat(5000) + ']'.repeat(5000)) as unknown;
+    expect(describeValue({ shape: deep })).toBe('an object (Object)');
+    expect(describeValue({ shape: [deep, 1] })).toBe('an object (Object)');
+    expect(describeValue({ constructor: { name: 'x'.repeat(10_000) } })).toBe('an object (Object)');
+    expect(describeValue(Object.create(null))).toBe('an object (Object)');
+    expect(describeValue(deep)).toBe('an array of length 1');
+    expect(describeValue({ shape: [2, 3] })).toBe('a tensor of shape [2, 3]');
+  });
+});

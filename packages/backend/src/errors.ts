@@ -63,9 +63,14 @@ export function describeValue(value: unknown): string {
   if (ArrayBuffer.isView(value))
     return `a ${value.constructor.name} of length ${'length' in value ? Number(value.length) : value.byteLength}`;
   if (typeof value === 'object') {
+    // Values may come from hostile files: read no more than one level, and no `constructor` key of their own.
     const shape = (value as { shape?: unknown }).shape;
-    if (Array.isArray(shape)) return `a tensor of shape ${formatShape(shape as number[])}`;
-    return `an object (${value.constructor?.name ?? 'Object'})`;
+    if (Array.isArray(shape) && shape.length <= 16 && shape.every((s) => typeof s === 'number')) {
+      return `a tensor of shape ${formatShape(shape as number[])}`;
+    }
+    const proto: unknown = Object.getPrototypeOf(value);
+    const ctor = proto === null ? undefined : (proto as { constructor?: { name?: unknown } }).constructor;
+    return `an object (${typeof ctor?.name === 'string' ? ctor.name.slice(0, 40) : 'Object'})`;
   }
   return typeof value;
 }

@@ -1,6 +1,15 @@
 // The CLI in-process (runCli), exactly as `tide` runs it: parity through files, and the error contract of
 // docs/checkpoints.md (one line, non-zero exit, no output file written).
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -165,6 +174,100 @@ describe('tide: errors are one line, a non-zero exit and no output file', () => 
       ['forward', '--model', join(work, 'nowhere'), '--input', input, '--output', '@out'],
       /nowhere: expected a model folder/,
     );
+  });
+
+  it('an output that would clobber an input, a device, a directory or a symlink is refused; nothing is replaced', async () => {
+    const before = readFileSync(input);
+    await expectFailure(
+      ['forward', '--model', model, '--input', input, '--output', input],
+      /expected an output path that is not one of the inputs, received the same file as/,
+    );
+    await expectFailure(
+      ['forward', '--model', model, '--input', input, '--output', join(model, 'model.safetensors')],
+      /not one of the inputs/,
+    );
+    expect(readFileSync(input).equals(before)).toBe(true);
+    await expectFailure(
+      ['forward', '--model', model, '--input', input, '--output', '/dev/null'],
+      /\/dev\/null: expected a new file or an existing regular file to replace, received a device, FIFO or socket/,
+    );
+    await expectFailure(['forward', '--model', model, '--input', input, '--output', work], /received a directory/);
+    const link = join(work, 'link.safetensors');
+    rmSync(link, { force: true });
+    symlinkSync(input, link);
+    await expectFailure(['forward', '--model', model, '--input', input, '--output', link], /received a symbolic link/);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+  });
+
+  it('an input beyond the memory budget is refused in one line, and --max-memory raises it', async () => {
+    const big = join(work, 'big-ids.safetensors');
+    writeFileSync(
+      big,
+      writeSafetensors({ input_ids: { dtype: 'I32', shape: [100_000, 32], data: new Int32Array(3_200_000) } }),
+    );
+    await expectFailure(
+      ['forward', '--model', fixtureDir('gpt2-tiny'), '--input', big, '--output', '@out'],
+      /forward: memory budget: .*--max-memory GIB/,
+    );
+    const small = join(work, 'small-ids.safetensors');
+    writeFileSync(
+      small,
+      writeSafetensors({ input_ids: { dtype: 'I32', shape: [1, 4], data: new Int32Array([1, 2, 3, 4]) } }),
+    );
+    await expectFailure(
+      ['forward', '--model', fixtureDir('gpt2-tiny'), '--input', small, '--output', '@out', '--max-work', '0.000001'],
+      /forward: work budget/,
+    );
+    await expectFailure(
+      ['forward', '--model', fixtureDir('gpt2-tiny'), '--input', small, '--output', '@out', '--max-memory', '-1'],
+      /option '--max-memory <GiB>' argument '-1' is invalid/,
+      2,
+    );
+  });
+
+  it('failing commands in-process leave no tensors behind (the model and the input are disposed)', async () => {
+    const engine = tf;
+    await tide('inspect', '--model', model); // the engine is up
+    const before = engine.memory().numTensors;
+    const nan = join(work, 'nan-leak.safetensors');
+    writeFileSync(
+      nan,
+      writeSafetensors({ input: { dtype: 'F32', shape: [1, 2, 16], data: new Float32Array(32).fill(NaN) } }),
+    );
+    for (let i = 0; i < 3; i++) {
+      expect(
+        (await tide('forward', '--model', model, '--input', nan, '--output', join(work, 'x.safetensors'))).code,
+      ).toBe(1);
+      expect(
+        (
+          await tide(
+            'forward',
+            '--model',
+            model,
+            '--input',
+            input,
+            '--output',
+            join(work, 'x.safetensors'),
+            '--scheme',
+            'rk4',
+          )
+        ).code,
+      ).toBe(2);
+      expect(
+        (
+          await tide(
+            'forward',
+            '--model',
+            fixtureDir('gpt2-tiny'),
+            '--input',
+            nan,
+            '--output',
+            join(work, 'x.safetensors'),
+          )
+        ).code,
+      ).toBe(1);
+    }
+    expect(engine.memory().numTensors).toBe(before);
   });
 
   it('an unknown backend, scheme or option, and a missing argument', async () => {

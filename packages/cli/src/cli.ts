@@ -47,6 +47,12 @@ const nonNegative = (raw: string): number => {
     throw new InvalidArgumentError(`expected a number ≥ 0, received "${raw}"`);
   return v;
 };
+const positive = (raw: string): number => {
+  const v = Number(raw);
+  if (raw.trim() === '' || Number.isNaN(v) || v <= 0)
+    throw new InvalidArgumentError(`expected a number > 0, received "${raw}"`);
+  return v;
+};
 const boolean = (raw: string): boolean => {
   if (raw !== 'true' && raw !== 'false') throw new InvalidArgumentError(`expected true or false, received "${raw}"`);
   return raw === 'true';
@@ -69,7 +75,9 @@ function discretisationOptions(command: Command): Command {
       `time-stepping scheme: ${HELP_SCHEMES.join(', ')} (default lie; exact = Lie with one step per layer, the network itself)`,
     )
     .option('--steps-per-layer <k>', 'k steps per layer, Δt = 1/k (default 1)', integer(1))
-    .option('--schedule <kind>', 'θ(t) between layers: piecewise or linear (default piecewise)');
+    .option('--schedule <kind>', 'θ(t) between layers: piecewise or linear (default piecewise)')
+    .option('--max-memory <GiB>', 'refuse a solve whose tensors would exceed this (default 2)', positive)
+    .option('--max-work <GFLOP>', 'refuse a solve of more operations than this (default 10000)', positive);
 }
 
 /** The program: every command with its options, parsing to typed values; actions are loaded lazily. */

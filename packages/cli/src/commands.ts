@@ -3,7 +3,8 @@
  * line with commander and loads this module only when a command runs, so that `tide --help` never loads the
  * tfjs engine. Each action turns files into tensors and flags into library options; the library checks them.
  */
-import { readFileSync } from 'node:fs';
+import { lstatSync, readFileSync, realpathSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { attentionPath, blockedThreshold } from '@tide/attention';
 import { TideError, flattenTree, initEngine, tf, type BackendName } from '@tide/backend';
 import { CheckpointError, tokenizerFor, writeSafetensors } from '@tide/formats';
@@ -14,6 +15,7 @@ import {
   generate,
   isLanguageModel,
   type DiscretisationOptions,
+  type ForwardBudget,
   type ForwardInput,
   type SchemeName,
   type TransformerModel,
@@ -27,6 +29,59 @@ export interface DiscretisationFlags {
   readonly scheme?: string;
   readonly stepsPerLayer?: number;
   readonly schedule?: string;
+  /** Budget flags: GiB of tensors and GFLOP of work. */
+  readonly maxMemory?: number;
+  readonly maxWork?: number;
+}
+
+/** The budget flags as the library's budget (absent flags: the library's defaults). */
+function budget(flags: DiscretisationFlags): ForwardBudget {
+  return {
+    ...(flags.maxMemory !== undefined && { maxBytes: flags.maxMemory * 2 ** 30 }),
+    ...(flags.maxWork !== undefined && { maxFlops: flags.maxWork * 1e9 }),
+  };
+}
+
+/**
+ * Refuses an output path that would clobber something: an existing path that is not a regular file (a
+ * directory, a device such as /dev/null, a FIFO, a symlink), or one of the command's own inputs. The output is
+ * then written atomically (a temporary file renamed over it).
+ */
+function checkOutputPath(output: string, inputs: readonly string[]): void {
+  let stat;
+  try {
+    stat = lstatSync(output);
+  } catch {
+    stat = undefined; // does not exist yet: fine (its folder is checked when writing)
+  }
+  if (stat !== undefined && !stat.isFile()) {
+    const kind = stat.isSymbolicLink()
+      ? 'a symbolic link'
+      : stat.isDirectory()
+        ? 'a directory'
+        : 'a device, FIFO or socket';
+    throw new CheckpointError(output, {
+      expected: 'a new file or an existing regular file to replace',
+      received: kind,
+      fix: 'choose another --output path',
+    });
+  }
+  const resolved = (p: string) => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return resolve(p);
+    }
+  };
+  const target = resolved(output);
+  const clash = inputs.find((p) => resolved(p) === target);
+  if (clash !== undefined) {
+    throw new CheckpointError(output, {
+      expected: 'an output path that is not one of the inputs',
+      received: `the same file as ${clash}`,
+      fix: 'write the output somewhere else',
+    });
+  }
 }
 
 /** Flags as library options, unchanged: an absent flag takes the library's default. */
@@ -61,10 +116,12 @@ async function startEngine(backend: string | undefined, gradients = false): Prom
  * context length, widths, finiteness) are checked once, by the library, with the file named as the source.
  */
 function readForwardInput(file: string, model: TransformerModel): ForwardInput & { dispose(): void } {
-  const tensors = readSafetensorsFile(file, 'an input .safetensors file').tensors;
   const name = isLanguageModel(model) ? 'input_ids' : 'input';
+  // Other tensors in the file are validated from its header but not decoded.
+  const read = readSafetensorsFile(file, 'an input .safetensors file', { only: [name, 'token_weights'] });
+  const tensors = read.tensors;
   const t = tensors.get(name);
-  const found = [...tensors.keys()].slice(0, 8).join(', ') || 'none';
+  const found = read.names.slice(0, 8).join(', ') || 'none';
   if (t === undefined)
     throw new CheckpointError(`${file}: tensor "${name}"`, {
       expected: isLanguageModel(model)
@@ -107,13 +164,18 @@ export async function commandForward(
   io: CliIO,
 ): Promise<void> {
   const disc = discretisation(flags);
+  checkOutputPath(flags.output, [
+    flags.input,
+    join(flags.model, 'model.safetensors'),
+    join(flags.model, 'config.json'),
+  ]);
   const backend = await startEngine(flags.backend);
   const model = loadCheckpoint(flags.model);
   let input: (ForwardInput & { dispose(): void }) | undefined;
   try {
     input = readForwardInput(flags.input, model);
     const t0 = performance.now();
-    const result = forward(model, input, disc);
+    const result = forward(model, input, { ...disc, budget: budget(flags) });
     const data = result.output.dataSync();
     const shape = result.output.shape;
     tf.dispose(result.output);
@@ -180,6 +242,7 @@ export async function commandGenerate(
       temperature: flags.temperature,
       ...(flags.topK !== undefined && { topK: flags.topK }),
       seed: flags.seed,
+      budget: budget(flags),
     });
     io.out(decode ? decode([...ids, ...out]) : [...ids, ...out].join(','));
   } finally {

@@ -7,7 +7,13 @@
  */
 export { CheckpointError } from './errors.js';
 export { readSafetensors, writeSafetensors } from './safetensors.js';
-export type { SafeTensor, SafetensorsDtype, SafetensorsFile, TensorToWrite } from './safetensors.js';
+export type {
+  ReadSafetensorsOptions,
+  SafeTensor,
+  SafetensorsDtype,
+  SafetensorsFile,
+  TensorToWrite,
+} from './safetensors.js';
 export { readWithKeyTable, writeWithKeyTable, keyTableShapes } from './key-table.js';
 export type { KeyTable, KeyTableEntry, KeyTableRead } from './key-table.js';
 export { gpt2KeyTable, torchEncoderKeyTable } from './layouts.js';

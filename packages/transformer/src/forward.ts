@@ -10,6 +10,7 @@ import { solve, type Solution, type SolverStatistics } from '@tide/solvers';
 import { embedTokens } from './embedding.js';
 import { InputError } from './errors.js';
 import { isLanguageModel, type TransformerModel } from './model.js';
+import { checkForwardBudget, estimateForward, type ForwardBudget } from './budget.js';
 import { discretise, type DiscretisationOptions } from './discretisation.js';
 
 /** What to run the model on. */
@@ -32,6 +33,8 @@ export interface ForwardOptions extends DiscretisationOptions {
   readonly saveSteps?: boolean;
   /** Called after each sub-step (diagnostics). */
   readonly onSubStep?: Parameters<typeof solve>[2]['onSubStep'];
+  /** Memory and work limits, checked from the shapes before anything is allocated (defaults: 2 GiB, 10¹³). */
+  readonly budget?: ForwardBudget;
 }
 
 /** The output of a forward run. The caller owns `output` and `layers`. */
@@ -85,6 +88,18 @@ export function forward(model: TransformerModel, input: ForwardInput, options: F
   let u0: Field | undefined;
   let sol: Solution | undefined;
   try {
+    const given = input?.inputIds ?? input?.input; // [B, N] or [B, N, d]; checked by initialField
+    if (given instanceof tf.Tensor && given.rank >= 2) {
+      const [batch, tokens] = given.shape as [number, number];
+      if (batch > 0 && tokens > 0) {
+        const estimate = estimateForward(
+          model,
+          { batch, tokens },
+          { scheme: options.scheme ?? 'lie', stepsPerLayer: disc.stepsPerLayer, saveSteps: options.saveSteps ?? false },
+        );
+        checkForwardBudget(estimate, options.budget);
+      }
+    }
     u0 = initialField(model, input);
     sol = solve(u0, disc.scheme, {
       t1: disc.t1,

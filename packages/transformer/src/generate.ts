@@ -6,6 +6,7 @@
 import { tf, describeValue, seededRandom } from '@tide/backend';
 import { checkDiscretisationOptions, type DiscretisationOptions } from './discretisation.js';
 import { InputError } from './errors.js';
+import type { ForwardBudget } from './budget.js';
 import { forward } from './forward.js';
 import { isLanguageModel, type TransformerModel } from './model.js';
 
@@ -19,6 +20,8 @@ export interface GenerateOptions extends DiscretisationOptions {
   readonly topK?: number;
   /** Seed of the sampler (default 0). */
   readonly seed?: number;
+  /** Memory and work limits of each forward solve (see `forward`). */
+  readonly budget?: ForwardBudget;
 }
 
 /** Picks the next token from logits (greedy or sampled). */

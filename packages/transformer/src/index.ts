@@ -33,6 +33,8 @@ export type { Discretisation, DiscretisationOptions, LayerScheme, SchemeName } f
 export { embedTokens } from './embedding.js';
 export { languageModelHead, modelReadout } from './readout.js';
 export { forward } from './forward.js';
+export { estimateForward, checkForwardBudget, BudgetError, DEFAULT_MAX_BYTES, DEFAULT_MAX_FLOPS } from './budget.js';
+export type { ForwardBudget, ForwardEstimate } from './budget.js';
 export type { ForwardInput, ForwardOptions, ForwardResult } from './forward.js';
 export { plainLayerStack } from './plain-layer-stack.js';
 export { generate, pickToken } from './generate.js';

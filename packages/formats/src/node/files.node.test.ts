@@ -1,8 +1,10 @@
 // File helpers of @tide/formats/node (docs/checkpoints.md): a path is checked before it is opened, so a
-// directory, a missing file, a FIFO or a device is a CheckpointError and never a read that waits forever;
+// directory, a missing file, a FIFO, a device, an unreadable file or one over the size limit is a CheckpointError
+// and never a read that waits forever; a .safetensors file is read by position (header first, then each tensor);
 // outputs go through a temporary file renamed at the end, so a failed write leaves nothing.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import {
+  chmodSync,
   linkSync,
   mkdirSync,
   mkdtempSync,
@@ -11,15 +13,18 @@ import {
   rmSync,
   statSync,
   symlinkSync,
+  truncateSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { thrownBy } from '@tide/backend/testing';
 import { TideError } from '@tide/backend';
 import { CheckpointError } from '../errors.js';
-import { writeSafetensors } from '../safetensors.js';
+import { readSafetensors, writeSafetensors } from '../safetensors.js';
 import { checkRegularFile, readJsonFile, readSafetensorsFile, writeFileAtomic } from './files.js';
 
 let dir: string;
@@ -50,6 +55,30 @@ function makeFifo(path: string): string | undefined {
  */
 function fifoGuard(path: string): ChildProcess {
   return spawn('sh', ['-c', 'exec 3>"$1"; sleep 1', 'sh', path], { stdio: 'ignore' });
+}
+
+const fixtureFile = fileURLToPath(
+  new URL('../../../../tools/fixtures/data/gpt2-tiny/model.safetensors', import.meta.url),
+);
+
+/**
+ * A file of `size` bytes that starts with a safetensors header (length + JSON, padded to 8 bytes) and whose data
+ * section is a hole: `truncate` makes it sparse, so a multi-GiB file costs no disk and no time to make.
+ */
+function sparseSafetensors(
+  path: string,
+  header: Record<string, unknown>,
+  dataLength: number,
+  headerLength?: bigint,
+): string {
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const n = json.length + ((8 - (json.length % 8)) % 8);
+  const head = new Uint8Array(8 + n).fill(0x20, 8);
+  new DataView(head.buffer).setBigUint64(0, headerLength ?? BigInt(n), true);
+  head.set(json, 8);
+  writeFileSync(path, head);
+  truncateSync(path, 8 + n + dataLength);
+  return path;
 }
 
 const fifo = (() => {
@@ -157,6 +186,104 @@ describe('readSafetensorsFile', () => {
   });
 });
 
+describe('readSafetensorsFile: positioned reads, bounded memory', () => {
+  it('reads the GPT-2 fixture exactly as readSafetensors reads its bytes, and `only` a part of it', () => {
+    const bytes = new Uint8Array(readFileSync(fixtureFile));
+    const fromBytes = readSafetensors(bytes);
+    const fromFile = readSafetensorsFile(fixtureFile);
+    expect(fromFile.metadata).toEqual(fromBytes.metadata);
+    expect([...fromFile.tensors.keys()]).toEqual([...fromBytes.tensors.keys()]);
+    for (const [name, t] of fromBytes.tensors) expect(fromFile.tensors.get(name), name).toEqual(t);
+    const part = readSafetensorsFile(fixtureFile, undefined, { only: ['ln_f.bias', 'wte.weight'] });
+    expect([...part.tensors.keys()]).toEqual(['wte.weight', 'ln_f.bias']);
+    expect(part.tensors.get('ln_f.bias')).toEqual(fromBytes.tensors.get('ln_f.bias'));
+  });
+
+  it('gives the same result or the same CheckpointError as readSafetensors on fuzzed files (seeded)', () => {
+    const bytes = new Uint8Array(readFileSync(fixtureFile));
+    const file = join(dir, 'fuzzed.safetensors');
+    const outcome = (read: () => unknown) => {
+      try {
+        const f = read() as { tensors: Map<string, unknown> };
+        return [...f.tensors.keys()].join();
+      } catch (e) {
+        expect(e).toBeInstanceOf(CheckpointError);
+        return (e as Error).message;
+      }
+    };
+    fc.assert(
+      fc.property(
+        fc.nat({ max: bytes.length }),
+        fc.array(fc.tuple(fc.nat({ max: 2600 }), fc.nat(255)), { maxLength: 3 }),
+        (length, edits) => {
+          const mutated = bytes.slice(0, length);
+          for (const [at, value] of edits) if (at < mutated.length) mutated[at] = value;
+          writeFileSync(file, mutated);
+          expect(outcome(() => readSafetensorsFile(file))).toBe(outcome(() => readSafetensors(mutated, file)));
+        },
+      ),
+      { seed: 7, numRuns: 100 },
+    );
+  });
+
+  it('refuses a file over maxBytes (default 4 GiB) before reading it, naming the option', () => {
+    const huge = sparseSafetensors(join(dir, 'huge.safetensors'), {}, 5 * 1024 ** 3);
+    const e = thrownBy(() => readSafetensorsFile(huge, 'the weights file'));
+    expect(e).toBeInstanceOf(CheckpointError);
+    expect(e.message).toBe(
+      `${huge}: expected the weights file of at most 4294967296 bytes (the option maxBytes), received 5368709136 bytes. Fix: pass { maxBytes: 5368709136 } or more to read it, if the machine has the memory`,
+    );
+    expect(() => readSafetensorsFile(fixtureFile, undefined, { maxBytes: 1000 })).toThrow(
+      /expected a \.safetensors file of at most 1000 bytes \(the option maxBytes\), received 42272 bytes/,
+    );
+    for (const maxBytes of [-1, NaN, '100'])
+      expect(() => readSafetensorsFile(fixtureFile, undefined, { maxBytes: maxBytes as never })).toThrow(
+        /^readSafetensorsFile: option maxBytes: expected a number of bytes ≥ 0/,
+      );
+  });
+
+  it('refuses a header over the format limit of 100,000,000 bytes without reading it', () => {
+    const file = sparseSafetensors(join(dir, 'big-header.safetensors'), {}, 200_000_000, 150_000_000n);
+    expect(() => readSafetensorsFile(file)).toThrow(
+      /: header: expected a header length ≤ 100000000 bytes \(the format's limit\), received 150000000\./,
+    );
+  });
+
+  it('validates a 1 GiB file from its header and reads only the tensors asked for', () => {
+    const gib = 2 ** 30;
+    const header = {
+      big: { dtype: 'F32', shape: [gib / 4], data_offsets: [0, gib] },
+      small: { dtype: 'F32', shape: [2], data_offsets: [gib, gib + 8] },
+    };
+    const file = sparseSafetensors(join(dir, 'sparse.safetensors'), header, gib + 8);
+    const before = process.memoryUsage().arrayBuffers;
+    const f = readSafetensorsFile(file, undefined, { only: ['small'] });
+    expect([...f.tensors.keys()]).toEqual(['small']);
+    expect(Array.from(f.tensors.get('small')!.data)).toEqual([0, 0]);
+    expect(readSafetensorsFile(file, undefined, { only: [] }).tensors.size).toBe(0);
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(64 * 1024 ** 2);
+    // The header is still checked against the file's size: one byte more is a trailing byte.
+    truncateSync(file, statSync(file).size + 1);
+    expect(() => readSafetensorsFile(file, undefined, { only: [] })).toThrow(
+      /tensor "small": expected data_offsets ending at 1073741833, .*leaving bytes \[1073741832, 1073741833\) that no tensor owns/,
+    );
+  });
+
+  it.skipIf(process.getuid?.() === 0)(
+    'refuses a file it may not read (chmod 000) with a CheckpointError (as root, chmod 000 still reads: see files.mocked.node.test.ts)',
+    () => {
+      const file = join(dir, 'unreadable.safetensors');
+      writeFileSync(file, readFileSync(fixtureFile));
+      chmodSync(file, 0o000);
+      for (const read of [() => readSafetensorsFile(file), () => readJsonFile(file)]) {
+        const e = thrownBy(read);
+        expect(e).toBeInstanceOf(CheckpointError);
+        expect(e.message).toMatch(/: expected .* that can be read, received permission denied \(EACCES\)\./);
+      }
+    },
+  );
+});
+
 describe('readJsonFile', () => {
   it('reads a JSON object', () => {
     const file = join(dir, 'config.json');
@@ -190,6 +317,26 @@ describe('readJsonFile', () => {
       expect(e, text).toBeInstanceOf(CheckpointError);
       expect(e.message, text).toBe(`${file}: expected a JSON object, received ${received}. Fix: repair the file`);
     }
+  });
+
+  it('refuses a file over maxBytes (default 100,000,000) before reading it', () => {
+    const file = join(dir, 'big.json');
+    writeFileSync(file, '{}');
+    truncateSync(file, 200_000_000);
+    expect(thrownBy(() => readJsonFile(file)).message).toBe(
+      `${file}: expected a config.json file of at most 100000000 bytes (the option maxBytes), received 200000000 bytes. Fix: pass { maxBytes: 200000000 } or more to read it, if the machine has the memory`,
+    );
+    writeFileSync(file, '{"n_embd": 16}');
+    expect(() => readJsonFile(file, undefined, { maxBytes: 4 })).toThrow(
+      /of at most 4 bytes \(the option maxBytes\), received 14 bytes/,
+    );
+    expect(readJsonFile(file, undefined, { maxBytes: 14 })).toEqual({ n_embd: 16 });
+  });
+
+  it('reads JSON nested 5,000 levels deep without overflowing the stack', () => {
+    const file = join(dir, 'deep.json');
+    writeFileSync(file, `{"a": ${'['.repeat(5000)}${']'.repeat(5000)}}`);
+    expect(Object.keys(readJsonFile(file))).toEqual(['a']);
   });
 
   it('refuses a directory and a missing file with the default description', () => {

@@ -5,3 +5,4 @@
  * @packageDocumentation
  */
 export { checkRegularFile, readSafetensorsFile, readJsonFile, writeFileAtomic } from './files.js';
+export type { ReadJsonFileOptions, ReadSafetensorsFileOptions } from './files.js';
