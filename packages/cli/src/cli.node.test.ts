@@ -160,6 +160,23 @@ describe('tide: errors are one line, a non-zero exit and no output file', () => 
       ['forward', '--model', broken, '--input', input, '--output', '@out'],
       /"layers\.2\.norm1\.weight": expected a tensor of shape \[16\] \(torch nn\.TransformerEncoder layout\), received no such key/,
     );
+    writeFileSync(join(broken, 'config.json'), JSON.stringify({ ...cfg, num_layers: 1 }));
+    await expectFailure(
+      ['forward', '--model', broken, '--input', input, '--output', '@out'],
+      /"layers\.1\.[^"]+".*expected only the tensors of the torch nn\.TransformerEncoder layout that config\.json describes, received \d+ unused tensor/,
+    );
+    const allowed = await tide(
+      'forward',
+      '--model',
+      broken,
+      '--input',
+      input,
+      '--output',
+      join(work, 'allowed.safetensors'),
+      '--allow-unused',
+    );
+    expect(allowed.err).toEqual([]);
+    expect(allowed.code).toBe(0);
     writeFileSync(join(broken, 'config.json'), '{ not json');
     await expectFailure(
       ['forward', '--model', broken, '--input', input, '--output', '@out'],

@@ -64,6 +64,10 @@ const idList = (raw: string): number[] => {
   return ids;
 };
 
+function allowUnusedOption(): Option {
+  return new Option('--allow-unused', 'load a checkpoint whose weights file holds tensors the config does not use');
+}
+
 function backendOption(): Option {
   return new Option('--backend <name>', 'tfjs backend').choices(HELP_BACKENDS).default('auto');
 }
@@ -114,6 +118,7 @@ function program(io: CliIO): Command {
       .requiredOption('--input <file>', 'input .safetensors (input [B, N, d] or input_ids [B, N])')
       .requiredOption('--output <file>', 'output .safetensors (written atomically)'),
   )
+    .addOption(allowUnusedOption())
     .addOption(backendOption())
     .action(async (o) => (await commands()).commandForward(o, io));
 
@@ -129,6 +134,7 @@ function program(io: CliIO): Command {
       .option('--top-k <k>', 'sample among the k most likely tokens', integer(1))
       .option('--seed <s>', 'seed of the sampler', integer(0), 0),
   )
+    .addOption(allowUnusedOption())
     .addOption(backendOption())
     .hook('preAction', (cmd) => {
       if (cmd.opts()['prompt'] === undefined && cmd.opts()['ids'] === undefined)
@@ -140,6 +146,7 @@ function program(io: CliIO): Command {
     .command('inspect')
     .description('describe a checkpoint as a continuous model')
     .requiredOption('--model <dir>', 'model folder')
+    .addOption(allowUnusedOption())
     .addOption(backendOption())
     .action(async (o) => (await commands()).commandInspect(o, io));
 

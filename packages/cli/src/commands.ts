@@ -26,6 +26,8 @@ import type { CliIO } from './cli.js';
 
 /** The discretisation flags (passed to the library unchanged: it checks them and owns the defaults). */
 export interface DiscretisationFlags {
+  /** Load checkpoints with tensors the layout does not use (they are listed in the error otherwise). */
+  readonly allowUnused?: boolean;
   readonly scheme?: string;
   readonly stepsPerLayer?: number;
   readonly schedule?: string;
@@ -170,7 +172,7 @@ export async function commandForward(
     join(flags.model, 'config.json'),
   ]);
   const backend = await startEngine(flags.backend);
-  const model = loadCheckpoint(flags.model);
+  const model = loadCheckpoint(flags.model, { allowUnusedTensors: flags.allowUnused === true });
   let input: (ForwardInput & { dispose(): void }) | undefined;
   try {
     input = readForwardInput(flags.input, model);
@@ -233,7 +235,7 @@ export async function commandGenerate(
   io: CliIO,
 ): Promise<void> {
   await startEngine(flags.backend);
-  const model = loadCheckpoint(flags.model);
+  const model = loadCheckpoint(flags.model, { allowUnusedTensors: flags.allowUnused === true });
   try {
     const { ids, decode } = await promptIds(flags, model);
     const out = generate(model, ids, {
@@ -251,9 +253,12 @@ export async function commandGenerate(
 }
 
 /** `tide inspect`: what a checkpoint holds and how it maps onto the continuous model. */
-export async function commandInspect(flags: { model: string; backend?: string }, io: CliIO): Promise<void> {
+export async function commandInspect(
+  flags: { model: string; backend?: string; allowUnused?: boolean },
+  io: CliIO,
+): Promise<void> {
   await startEngine(flags.backend);
-  const model = loadCheckpoint(flags.model);
+  const model = loadCheckpoint(flags.model, { allowUnusedTensors: flags.allowUnused === true });
   try {
     io.out(describeModel(model, flags.model).join('\n'));
   } finally {
