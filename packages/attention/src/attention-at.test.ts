@@ -16,34 +16,20 @@ import {
 import { integralAttentionAt } from './attention-at.js';
 import { IntegralAttention, integralAttention } from './integral-attention.js';
 import type { AttentionParameters } from './parameters.js';
-import { randomMatrix, referenceAttention, seeded, type Matrix, type ReferenceParams } from './reference.fixture.js';
+import {
+  randomMatrix,
+  randomReferenceParams,
+  referenceAttention,
+  seeded,
+  toParams,
+  type Matrix,
+  type ReferenceParams,
+} from './reference.fixture.js';
 
 const D = 6;
 const H = 2;
 const next = seeded(7);
-const ref: ReferenceParams = {
-  wq: randomMatrix(D, D, next, 0.5),
-  wk: randomMatrix(D, D, next, 0.5),
-  wv: randomMatrix(D, D, next, 0.5),
-  wo: randomMatrix(D, D, next, 0.5),
-  bq: randomMatrix(1, D, next, 0.1)[0]!,
-  bk: randomMatrix(1, D, next, 0.1)[0]!,
-  bv: randomMatrix(1, D, next, 0.1)[0]!,
-  bo: randomMatrix(1, D, next, 0.1)[0]!,
-};
-
-function toParams(p: ReferenceParams): AttentionParameters {
-  return {
-    wq: tf.tensor2d(p.wq),
-    wk: tf.tensor2d(p.wk),
-    wv: tf.tensor2d(p.wv),
-    wo: tf.tensor2d(p.wo),
-    ...(p.bq && { bq: tf.tensor1d(p.bq) }),
-    ...(p.bk && { bk: tf.tensor1d(p.bk) }),
-    ...(p.bv && { bv: tf.tensor1d(p.bv) }),
-    ...(p.bo && { bo: tf.tensor1d(p.bo) }),
-  };
-}
+const ref: ReferenceParams = randomReferenceParams(D, next);
 
 // Keys: 7 Gauss–Legendre tokens on [0, 3], the second sample padded at its last two tokens.
 // Queries: 5 points of [0, 3] between (never on) the keys, one before every key but the first.

@@ -1,5 +1,8 @@
 // An independent float64 implementation of quadrature-weighted multi-head attention, written from the
-// formula (loops, no tfjs): the reference the tensor implementation is tested against.
+// formula (loops, no tfjs): the reference the tensor implementation is tested against. `toParams` only turns
+// its parameters into the tensors the implementation takes.
+import { tf } from '@tide/backend';
+import type { AttentionParameters } from './parameters.js';
 
 export type Matrix = number[][];
 
@@ -79,4 +82,32 @@ export function referenceAttention(
   }
   for (const row of out) for (let j = 0; j < dOut; j++) row[j] += p.bo?.[j] ?? 0;
   return { out, alpha };
+}
+
+/** Random reference parameters of width `d`: kernels with entries in ±0.5·scale, biases in ±0.1. */
+export function randomReferenceParams(d: number, next: () => number): ReferenceParams {
+  return {
+    wq: randomMatrix(d, d, next, 0.5),
+    wk: randomMatrix(d, d, next, 0.5),
+    wv: randomMatrix(d, d, next, 0.5),
+    wo: randomMatrix(d, d, next, 0.5),
+    bq: randomMatrix(1, d, next, 0.1)[0]!,
+    bk: randomMatrix(1, d, next, 0.1)[0]!,
+    bv: randomMatrix(1, d, next, 0.1)[0]!,
+    bo: randomMatrix(1, d, next, 0.1)[0]!,
+  };
+}
+
+/** The reference parameters as tensors (the caller owns them). */
+export function toParams(p: ReferenceParams): AttentionParameters {
+  return {
+    wq: tf.tensor2d(p.wq),
+    wk: tf.tensor2d(p.wk),
+    wv: tf.tensor2d(p.wv),
+    wo: tf.tensor2d(p.wo),
+    ...(p.bq && { bq: tf.tensor1d(p.bq) }),
+    ...(p.bk && { bk: tf.tensor1d(p.bk) }),
+    ...(p.bv && { bv: tf.tensor1d(p.bv) }),
+    ...(p.bo && { bo: tf.tensor1d(p.bo) }),
+  };
 }
