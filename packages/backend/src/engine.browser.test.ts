@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { BackendError } from './errors.js';
-import { initEngine, registeredBackends, runtimeEnvironment } from './engine.js';
+import { initEngine, registeredBackends } from './engine.js';
+import { runtimeEnvironment } from './environment.js';
 
 describe('initEngine (browser)', () => {
   it("'auto' chooses webgl with float32 render targets", async () => {

@@ -1,7 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { BackendError, TideError } from './errors.js';
-import { activeBackend, engineInfo, initEngine, registeredBackends, runtimeEnvironment } from './engine.js';
+import { activeBackend, engineInfo, initEngine, registeredBackends } from './engine.js';
+import { runtimeEnvironment } from './environment.js';
 
 describe('initEngine (Node)', () => {
   afterAll(async () => {

@@ -15,6 +15,7 @@ import * as wasmBackend from '@tensorflow/tfjs-backend-wasm';
 import * as webglBackend from '@tensorflow/tfjs-backend-webgl';
 import { BackendError, describeValue } from './errors.js';
 import { registerGradients } from './gradients.js';
+import { runtimeEnvironment, type RuntimeEnvironment } from './environment.js';
 
 /** The modules whose loading registers the backends and gradients (kept so the imports are not elided). */
 const REGISTRATIONS = [cpuBackend, wasmBackend, webglBackend] as const;
@@ -24,8 +25,6 @@ void REGISTRATIONS;
 export const BACKEND_NAMES = ['webgl', 'wasm', 'cpu'] as const;
 /** A tfjs backend TIDE can run on. */
 export type BackendName = (typeof BACKEND_NAMES)[number];
-/** Where the code runs. */
-export type RuntimeEnvironment = 'browser' | 'node';
 
 /** How to choose the engine. */
 export interface EngineOptions {
@@ -56,13 +55,6 @@ export interface EngineInfo {
 }
 
 let current: EngineInfo | undefined;
-
-/** `'browser'` when a DOM is present (main thread or worker), else `'node'`. */
-export function runtimeEnvironment(): RuntimeEnvironment {
-  const g = globalThis as { document?: unknown; importScripts?: unknown; process?: { versions?: { node?: string } } };
-  if (g.document !== undefined || typeof g.importScripts === 'function') return 'browser';
-  return g.process?.versions?.node !== undefined ? 'node' : 'browser';
-}
 
 /** The backends registered in this environment, in order of preference. */
 export function registeredBackends(): BackendName[] {

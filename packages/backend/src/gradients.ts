@@ -9,6 +9,7 @@
  * its `Tensor` class recognises tensors of any copy.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { runtimeEnvironment } from './environment.js';
 
 let registering: Promise<void> | undefined;
 
@@ -21,8 +22,7 @@ export function gradientsRegistered(): boolean {
 export function registerGradients(): Promise<void> {
   if (gradientsRegistered()) return Promise.resolve();
   registering ??= (async () => {
-    const g = globalThis as { process?: { versions?: { node?: string } }; document?: unknown };
-    if (g.process?.versions?.node !== undefined && g.document === undefined) {
+    if (runtimeEnvironment() === 'node') {
       const { installTfjsResolveHook } = await import('./node/resolve-hook.js');
       installTfjsResolveHook();
     }

@@ -14,14 +14,23 @@ export interface TextLayoutSizes {
   readonly dFeedforward: number;
 }
 
+/** The checkpoint names of a module's weight and bias. */
+interface ParameterKeys {
+  readonly weight: string;
+  readonly bias: string;
+}
+
+/** `name.weight` and `name.bias`: how `nn.Module`s and HF modules name their parameters. */
+const moduleKeys = (name: string): ParameterKeys => ({ weight: `${name}.weight`, bias: `${name}.bias` });
+
 /** The checkpoint names of one layer's tensors, in the order of {@link layerEntries}. */
 interface LayerKeys {
-  readonly norm1: string;
-  readonly qkv: string;
-  readonly out: string;
-  readonly norm2: string;
-  readonly up: string;
-  readonly down: string;
+  readonly norm1: ParameterKeys;
+  readonly qkv: ParameterKeys;
+  readonly out: ParameterKeys;
+  readonly norm2: ParameterKeys;
+  readonly up: ParameterKeys;
+  readonly down: ParameterKeys;
   /** Kernels stored as PyTorch `Linear` `[out, in]`. */
   readonly linear: boolean;
 }
@@ -29,14 +38,18 @@ interface LayerKeys {
 /** The 16 parameters of layer `i` in a layout whose keys are `keys` (one table for every text layout). */
 function layerEntries(i: number, { dModel: d, dFeedforward: f }: TextLayoutSizes, k: LayerKeys): KeyTableEntry[] {
   const p = `layers.${i}.`;
-  const kernel = (key: string, rows: number, cols: number, paths: string[]): KeyTableEntry =>
+  const kernel = (keys: ParameterKeys, rows: number, cols: number, paths: string[]): KeyTableEntry =>
     k.linear
-      ? { key: `${key}.weight`, shape: [cols, rows], transpose: true, paths }
-      : { key: `${key}.weight`, shape: [rows, cols], paths };
-  const bias = (key: string, n: number, paths: string[]): KeyTableEntry => ({ key: `${key}.bias`, shape: [n], paths });
-  const norm = (key: string, which: string): KeyTableEntry[] => [
-    { key: `${key}.weight`, shape: [d], paths: [`${p}${which}.gamma`] },
-    { key: `${key}.bias`, shape: [d], paths: [`${p}${which}.beta`] },
+      ? { key: keys.weight, shape: [cols, rows], transpose: true, paths }
+      : { key: keys.weight, shape: [rows, cols], paths };
+  const bias = (keys: ParameterKeys, n: number, paths: string[]): KeyTableEntry => ({
+    key: keys.bias,
+    shape: [n],
+    paths,
+  });
+  const norm = (keys: ParameterKeys, which: string): KeyTableEntry[] => [
+    { key: keys.weight, shape: [d], paths: [`${p}${which}.gamma`] },
+    { key: keys.bias, shape: [d], paths: [`${p}${which}.beta`] },
   ];
   return [
     ...norm(k.norm1, 'norm1'),
@@ -52,10 +65,11 @@ function layerEntries(i: number, { dModel: d, dFeedforward: f }: TextLayoutSizes
   ];
 }
 
-function finalNormEntries(key: string, d: number): KeyTableEntry[] {
+function finalNormEntries(name: string, d: number): KeyTableEntry[] {
+  const keys = moduleKeys(name);
   return [
-    { key: `${key}.weight`, shape: [d], paths: ['finalNorm.gamma'] },
-    { key: `${key}.bias`, shape: [d], paths: ['finalNorm.beta'] },
+    { key: keys.weight, shape: [d], paths: ['finalNorm.gamma'] },
+    { key: keys.bias, shape: [d], paths: ['finalNorm.beta'] },
   ];
 }
 
@@ -71,12 +85,12 @@ export function gpt2KeyTable(
   const d = sizes.dModel;
   const layers = Array.from({ length: sizes.layers }, (_, i) =>
     layerEntries(i, sizes, {
-      norm1: `h.${i}.ln_1`,
-      qkv: `h.${i}.attn.c_attn`,
-      out: `h.${i}.attn.c_proj`,
-      norm2: `h.${i}.ln_2`,
-      up: `h.${i}.mlp.c_fc`,
-      down: `h.${i}.mlp.c_proj`,
+      norm1: moduleKeys(`h.${i}.ln_1`),
+      qkv: moduleKeys(`h.${i}.attn.c_attn`),
+      out: moduleKeys(`h.${i}.attn.c_proj`),
+      norm2: moduleKeys(`h.${i}.ln_2`),
+      up: moduleKeys(`h.${i}.mlp.c_fc`),
+      down: moduleKeys(`h.${i}.mlp.c_proj`),
       linear: false,
     }),
   );
@@ -108,21 +122,18 @@ export function torchEncoderKeyTable(sizes: TextLayoutSizes & { readonly finalNo
   const layers = Array.from({ length: sizes.layers }, (_, i) => {
     const p = `layers.${i}.`;
     return layerEntries(i, sizes, {
-      norm1: `${p}norm1`,
-      qkv: `${p}self_attn.in_proj`,
-      out: `${p}self_attn.out_proj`,
-      norm2: `${p}norm2`,
-      up: `${p}linear1`,
-      down: `${p}linear2`,
+      norm1: moduleKeys(`${p}norm1`),
+      // nn.MultiheadAttention names its fused input projection in_proj_weight / in_proj_bias.
+      qkv: { weight: `${p}self_attn.in_proj_weight`, bias: `${p}self_attn.in_proj_bias` },
+      out: moduleKeys(`${p}self_attn.out_proj`),
+      norm2: moduleKeys(`${p}norm2`),
+      up: moduleKeys(`${p}linear1`),
+      down: moduleKeys(`${p}linear2`),
       linear: true,
     });
   });
-  // nn.MultiheadAttention names its fused input projection in_proj_weight / in_proj_bias, not in_proj.weight.
-  const entries = layers
-    .flat()
-    .map((e) => (e.key.includes('self_attn.in_proj.') ? { ...e, key: e.key.replace('in_proj.', 'in_proj_') } : e));
   return {
     layout: 'torch nn.TransformerEncoder',
-    entries: [...entries, ...(sizes.finalNorm ? finalNormEntries('norm', sizes.dModel) : [])],
+    entries: [...layers.flat(), ...(sizes.finalNorm ? finalNormEntries('norm', sizes.dModel) : [])],
   };
 }

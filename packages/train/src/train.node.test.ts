@@ -1,10 +1,11 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { expectClose, expectNoLeaks } from '@tide/backend/testing';
 import { seededRandom, tf } from '@tide/backend';
+import { writeSafetensors } from '@tide/formats';
 import { forward, generate } from '@tide/transformer';
 import { loadCheckpoint } from '@tide/transformer/node';
 import { characterCorpus, sampleBatch } from './corpus.js';
@@ -197,5 +198,30 @@ describe('training as optimal control', () => {
       /train: steps: expected an integer > 0, received 0/,
     );
     expect(() => trainLanguageModel(corpus, arch, { steps: 1, resume: true })).toThrow(/train --resume/);
+    // A damaged trainer state is a typed error, not a crash inside JSON.parse.
+    const damaged = join(work, 'damaged');
+    trainLanguageModel(corpus, arch, {
+      steps: 2,
+      batchSize: 2,
+      evalEvery: 2,
+      evalBatches: 1,
+      outDir: damaged,
+    }).model.dispose();
+    await expectNoLeaks(() => {
+      writeFileSync(join(damaged, 'trainer.json'), '{ "step": "two" }');
+      expect(() => trainLanguageModel(corpus, arch, { steps: 2, resume: true, outDir: damaged })).toThrow(
+        /trainer\.json: expected \{ "step": integer, "history": \[\.\.\.\] \} written by tide train/,
+      );
+      writeFileSync(join(damaged, 'trainer.json'), '{ not json');
+      expect(() => trainLanguageModel(corpus, arch, { steps: 2, resume: true, outDir: damaged })).toThrow(
+        /trainer\.json: expected valid JSON/,
+      );
+      // Moments missing from the trainer state: the resumed model and the optimizer are disposed.
+      writeFileSync(join(damaged, 'trainer.json'), JSON.stringify({ step: 1, history: [] }));
+      writeFileSync(join(damaged, 'trainer-state.safetensors'), writeSafetensors({}));
+      expect(() => trainLanguageModel(corpus, arch, { steps: 2, resume: true, outDir: damaged })).toThrow(
+        /expected the optimizer moments of every variable/,
+      );
+    });
   });
 });

@@ -4,12 +4,12 @@
  * scheme), with AdamW, warm-up and cosine decay. Optionally a trajectory regulariser from the control view,
  * the kinetic energy `∫₀ᵀ ‖u_t‖² dt ≈ Σ_n ‖u_{n+1} − u_n‖²/Δt` (mean over tokens).
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tf, describeValue, flattenTree, mapTree, seededRandom, unflattenTree } from '@tide/backend';
 import { solve } from '@tide/solvers';
 import { gpt2KeyTable, keyTableShapes, writeSafetensors } from '@tide/formats';
-import { readSafetensorsFile } from '@tide/formats/node';
+import { readJsonFile, readSafetensorsFile, writeFileAtomic } from '@tide/formats/node';
 import {
   discretise,
   embedTokens,
@@ -256,116 +256,128 @@ export function trainLanguageModel(corpus: Corpus, arch: Architecture, options: 
         received: 'none',
         fix: 'resume from the --out folder of an earlier run',
       });
+    const meta = readJsonFile(join(options.outDir, 'trainer.json'), 'the trainer state trainer.json');
+    if (!Number.isInteger(meta['step']) || !Array.isArray(meta['history'])) {
+      throw new TrainingError(`${join(options.outDir, 'trainer.json')}`, {
+        expected: '{ "step": integer, "history": [...] } written by tide train',
+        received: `step ${describeValue(meta['step'])}, history ${describeValue(meta['history'])}`,
+        fix: 'the trainer state is damaged; train from scratch',
+      });
+    }
     ({ model, variables, decay } = asVariables(loadCheckpoint(options.outDir)));
-    const meta = JSON.parse(readFileSync(join(options.outDir, 'trainer.json'), 'utf8')) as {
-      step: number;
-      history: typeof history;
-    };
-    start = meta.step;
-    history = meta.history;
+    start = meta['step'] as number;
+    history = meta['history'] as typeof history;
   } else {
     ({ model, variables, decay } = initLanguageModel(arch, corpus.alphabet, seed));
   }
   const optimizer = new AdamW(variables, decay, { learningRate: peak, weightDecay: options.weightDecay ?? 0.1 });
-  if (options.resume) {
-    const state = readSafetensorsFile(statePath!, 'the trainer state').tensors;
-    for (const [name] of variables) {
-      const m = state.get(`${name}.m`);
-      const v = state.get(`${name}.v`);
-      if (!m || !v)
-        throw new TrainingError(`${statePath}: "${name}.m"`, {
-          expected: 'the optimizer moments of every variable',
-          received: 'a missing entry',
-          fix: 'the trainer state is incomplete; train from scratch',
-        });
-      optimizer.m.get(name)!.assign(tf.tensor(m.data as Float32Array, m.shape as number[]));
-      optimizer.v.get(name)!.assign(tf.tensor(v.data as Float32Array, v.shape as number[]));
+  // A failure from here on (a damaged trainer state, a diverging loss) leaves no variables behind.
+  try {
+    if (options.resume) {
+      const state = readSafetensorsFile(statePath!, 'the trainer state').tensors;
+      for (const [name] of variables) {
+        const m = state.get(`${name}.m`);
+        const v = state.get(`${name}.v`);
+        if (!m || !v)
+          throw new TrainingError(`${statePath}: "${name}.m"`, {
+            expected: 'the optimizer moments of every variable',
+            received: 'a missing entry',
+            fix: 'the trainer state is incomplete; train from scratch',
+          });
+        optimizer.m.get(name)!.assign(tf.tensor(m.data as Float32Array, m.shape as number[]));
+        optimizer.v.get(name)!.assign(tf.tensor(v.data as Float32Array, v.shape as number[]));
+      }
+      optimizer.step = start;
     }
-    optimizer.step = start;
-  }
-  const context = model.config.positions!;
-  const validation = () => {
-    const random = seededRandom(seed + 1_000_003);
-    let total = 0;
-    for (let i = 0; i < evalBatches; i++) {
-      const { inputs, targets } = sampleBatch(corpus.validation, batch, context, random);
-      const l = languageModelLoss(model, inputs, targets, disc);
-      total += l.crossEntropy.dataSync()[0]!;
-      tf.dispose([inputs, targets, l.loss, l.crossEntropy, l.kinetic]);
-    }
-    return total / evalBatches;
-  };
-  const save = (step: number) => {
-    if (options.outDir === undefined) return;
-    saveCheckpoint(
-      model,
-      options.outDir,
-      {
-        tide: {
-          scheme: disc.scheme ?? 'lie',
-          stepsPerLayer: disc.stepsPerLayer ?? 1,
-          schedule: disc.schedule ?? 'piecewise',
-          trainedSteps: step,
-          norm_first: model.config.normFirst,
+    const context = model.config.positions!;
+    const validation = () => {
+      const random = seededRandom(seed + 1_000_003);
+      let total = 0;
+      for (let i = 0; i < evalBatches; i++) {
+        const { inputs, targets } = sampleBatch(corpus.validation, batch, context, random);
+        const l = languageModelLoss(model, inputs, targets, disc);
+        total += l.crossEntropy.dataSync()[0]!;
+        tf.dispose([inputs, targets, l.loss, l.crossEntropy, l.kinetic]);
+      }
+      return total / evalBatches;
+    };
+    const save = (step: number) => {
+      if (options.outDir === undefined) return;
+      saveCheckpoint(
+        model,
+        options.outDir,
+        {
+          tide: {
+            scheme: disc.scheme ?? 'lie',
+            stepsPerLayer: disc.stepsPerLayer ?? 1,
+            schedule: disc.schedule ?? 'piecewise',
+            trainedSteps: step,
+            norm_first: model.config.normFirst,
+          },
         },
-      },
-      { format: 'pt', generator: 'tide train' },
-    );
-    const state: Record<string, { dtype: 'F32'; shape: number[]; data: Float32Array }> = {};
-    for (const [name] of variables) {
-      const m = optimizer.m.get(name)!;
-      state[`${name}.m`] = { dtype: 'F32', shape: m.shape, data: m.dataSync() as Float32Array };
-      state[`${name}.v`] = { dtype: 'F32', shape: m.shape, data: optimizer.v.get(name)!.dataSync() as Float32Array };
-    }
-    writeFileSync(statePath!, writeSafetensors(state));
-    writeFileSync(
-      join(options.outDir, 'trainer.json'),
-      `${JSON.stringify({ step, history, options: { ...options, onProgress: undefined }, arch }, null, 1)}\n`,
-    );
-  };
-  const t0 = performance.now();
-  let last = NaN;
-  let smoothed = NaN;
-  const end = Math.min(options.steps, options.stopAfter ?? options.steps);
-  for (let step = start; step < end; step++) {
-    const random = seededRandom(seed * 1_000_033 + step);
-    const { inputs, targets } = sampleBatch(corpus.train, batch, context, random);
-    const lr = warmupCosine(step, peak, warmup, options.steps);
-    let kinetic = 0;
-    const { value, grads } = tf.variableGrads(() => {
-      const l = languageModelLoss(model, inputs, targets, loss);
-      kinetic = l.kinetic.dataSync()[0]!;
-      return l.loss;
-    }, [...variables.values()]);
-    last = value.dataSync()[0]!;
-    if (!Number.isFinite(last))
-      throw new TrainingError(`train: step ${step}`, {
-        expected: 'a finite loss',
-        received: String(last),
-        fix: 'lower --lr',
+        { format: 'pt', generator: 'tide train' },
+      );
+      const state: Record<string, { dtype: 'F32'; shape: number[]; data: Float32Array }> = {};
+      for (const [name] of variables) {
+        const m = optimizer.m.get(name)!;
+        state[`${name}.m`] = { dtype: 'F32', shape: m.shape, data: m.dataSync() as Float32Array };
+        state[`${name}.v`] = { dtype: 'F32', shape: m.shape, data: optimizer.v.get(name)!.dataSync() as Float32Array };
+      }
+      writeFileAtomic(statePath!, writeSafetensors(state));
+      writeFileAtomic(
+        join(options.outDir, 'trainer.json'),
+        `${JSON.stringify({ step, history, options: { ...options, onProgress: undefined }, arch }, null, 1)}\n`,
+      );
+    };
+    const t0 = performance.now();
+    let last = NaN;
+    let smoothed = NaN;
+    const end = Math.min(options.steps, options.stopAfter ?? options.steps);
+    for (let step = start; step < end; step++) {
+      const random = seededRandom(seed * 1_000_033 + step);
+      const { inputs, targets } = sampleBatch(corpus.train, batch, context, random);
+      const lr = warmupCosine(step, peak, warmup, options.steps);
+      let kinetic = 0;
+      const { value, grads } = tf.variableGrads(() => {
+        const l = languageModelLoss(model, inputs, targets, loss);
+        kinetic = l.kinetic.dataSync()[0]!;
+        return l.loss;
+      }, [...variables.values()]);
+      last = value.dataSync()[0]!;
+      if (!Number.isFinite(last))
+        throw new TrainingError(`train: step ${step}`, {
+          expected: 'a finite loss',
+          received: String(last),
+          fix: 'lower --lr',
+        });
+      optimizer.apply(grads, lr);
+      tf.dispose([value, inputs, targets, ...Object.values(grads)]);
+      smoothed = Number.isNaN(smoothed) ? last : 0.95 * smoothed + 0.05 * last;
+      const done = step + 1;
+      const evaluate = done % evalEvery === 0 || done === end;
+      const validationLoss = evaluate ? validation() : undefined;
+      if (evaluate)
+        history.push({ step: done, loss: smoothed, ...(validationLoss !== undefined && { validationLoss }) });
+      const elapsed = (performance.now() - t0) / 1000;
+      options.onProgress?.({
+        step: done,
+        steps: options.steps,
+        loss: smoothed,
+        learningRate: lr,
+        tokensPerSecond: ((done - start) * batch * context) / elapsed,
+        elapsedSeconds: elapsed,
+        ...(validationLoss !== undefined && { validationLoss }),
+        ...(loss.kineticWeight > 0 && { kinetic }),
       });
-    optimizer.apply(grads, lr);
-    tf.dispose([value, inputs, targets, ...Object.values(grads)]);
-    smoothed = Number.isNaN(smoothed) ? last : 0.95 * smoothed + 0.05 * last;
-    const done = step + 1;
-    const evaluate = done % evalEvery === 0 || done === end;
-    const validationLoss = evaluate ? validation() : undefined;
-    if (evaluate) history.push({ step: done, loss: smoothed, ...(validationLoss !== undefined && { validationLoss }) });
-    const elapsed = (performance.now() - t0) / 1000;
-    options.onProgress?.({
-      step: done,
-      steps: options.steps,
-      loss: smoothed,
-      learningRate: lr,
-      tokensPerSecond: ((done - start) * batch * context) / elapsed,
-      elapsedSeconds: elapsed,
-      ...(validationLoss !== undefined && { validationLoss }),
-      ...(loss.kineticWeight > 0 && { kinetic }),
-    });
-    if ((options.checkpointEvery !== undefined && done % options.checkpointEvery === 0) || done === end) save(done);
+      if ((options.checkpointEvery !== undefined && done % options.checkpointEvery === 0) || done === end) save(done);
+    }
+    const validationLoss =
+      history.length > 0 ? (history[history.length - 1]!.validationLoss ?? validation()) : validation();
+    optimizer.dispose();
+    return { model, history, trainLoss: smoothed, validationLoss, seconds: (performance.now() - t0) / 1000 };
+  } catch (error) {
+    optimizer.dispose();
+    model.dispose();
+    throw error;
   }
-  const validationLoss =
-    history.length > 0 ? (history[history.length - 1]!.validationLoss ?? validation()) : validation();
-  optimizer.dispose();
-  return { model, history, trainLoss: smoothed, validationLoss, seconds: (performance.now() - t0) / 1000 };
 }

@@ -10,7 +10,7 @@
  */
 import { TideError, defaultAttentionBlock, describeValue } from '@tide/backend';
 import { attentionPath } from '@tide/attention';
-import type { SchemeName } from './discretisation.js';
+import { checkDiscretisationOptions, type SchemeName } from './discretisation.js';
 import type { TransformerModel } from './model.js';
 
 /** A budget was exceeded, or budget options are invalid. */
@@ -57,7 +57,12 @@ const SCHEME_COST: Record<SchemeName, { evaluations: number; stages: number }> =
 export function estimateForward(
   model: TransformerModel,
   dims: { readonly batch: number; readonly tokens: number },
-  options: { readonly scheme?: SchemeName; readonly stepsPerLayer?: number; readonly saveSteps?: boolean } = {},
+  options: {
+    readonly scheme?: SchemeName;
+    readonly stepsPerLayer?: number;
+    readonly schedule?: 'piecewise' | 'linear';
+    readonly saveSteps?: boolean;
+  } = {},
 ): ForwardEstimate {
   const { batch: B, tokens: N } = dims;
   for (const [name, v] of [
@@ -73,9 +78,8 @@ export function estimateForward(
     }
   }
   const c = model.config;
-  const k = options.stepsPerLayer ?? 1;
-  const scheme = options.scheme ?? 'lie';
-  const cost = SCHEME_COST[scheme] ?? SCHEME_COST.rk4;
+  const { scheme, stepsPerLayer: k } = checkDiscretisationOptions(options);
+  const cost = SCHEME_COST[scheme];
   const steps = c.numLayers * k;
   const d = c.dModel;
   const f = c.dFeedforward;

@@ -5,7 +5,8 @@ import { tf } from '@tide/backend';
 import { expectNoLeaks } from '@tide/backend/testing';
 import { CheckpointError, readSafetensors, type SafeTensor } from '@tide/formats';
 import { fixtureDir, fixtureIO, maxAbsDiff } from '@tide/fixtures';
-import { modelFromTensors, modelStateDict, parseConfig } from './checkpoint.js';
+import { modelConfigJson, modelFromTensors, modelStateDict, parseConfig } from './checkpoint.js';
+import { transformerModel } from './model.js';
 import { forward } from './forward.js';
 import { loadCheckpoint } from './node.js';
 
@@ -105,6 +106,16 @@ describe('checkpoint import', () => {
       expect(Object.keys(written).sort()).toEqual(parameters.sort());
       model.dispose();
     }
+  });
+
+  it('a post-LN GPT-2 config says so under "tide" whatever else the caller records there, and reads back post-LN', () => {
+    const model = modelFromTensors(parseConfig(gptConfig), gptTensors);
+    const postLn = transformerModel({ ...model.config, normFirst: false }, model.parameters, 'post-ln');
+    const json = modelConfigJson(postLn, { tide: { scheme: 'lie', trainedSteps: 3 } });
+    expect(json['tide']).toEqual({ scheme: 'lie', trainedSteps: 3, norm_first: false });
+    expect(parseConfig(json).normFirst).toBe(false);
+    expect(parseConfig(modelConfigJson(model, { tide: { scheme: 'lie' } })).normFirst).toBe(true);
+    model.dispose();
   });
 
   it('refuses non-finite weights', () => {

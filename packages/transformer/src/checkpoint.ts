@@ -212,8 +212,9 @@ export function modelConfigJson(model: TransformerModel, extra: Record<string, u
       layer_norm_epsilon: c.epsilon,
       activation_function: c.activation === 'gelu' ? 'gelu' : 'gelu_new',
       ...(c.tokenizer?.type === 'chars' && { tide_tokenizer: { type: 'chars', alphabet: c.tokenizer.alphabet } }),
-      ...(!c.normFirst && { tide: { norm_first: false } }),
       ...extra,
+      // A post-LN model trained by TIDE says so under "tide", whatever else `extra` records there.
+      ...(!c.normFirst && { tide: { ...(extra['tide'] as Record<string, unknown> | undefined), norm_first: false } }),
     };
   }
   return {

@@ -11,7 +11,7 @@ import { embedTokens } from './embedding.js';
 import { InputError } from './errors.js';
 import { isLanguageModel, type TransformerModel } from './model.js';
 import { checkForwardBudget, estimateForward, type ForwardBudget } from './budget.js';
-import { discretise, type DiscretisationOptions } from './discretisation.js';
+import { checkDiscretisationOptions, discretise, type DiscretisationOptions } from './discretisation.js';
 
 /** What to run the model on. */
 export interface ForwardInput {
@@ -84,22 +84,18 @@ function initialField(model: TransformerModel, input: ForwardInput): Field {
 
 /** Runs a model on its input with a discretisation (default: the exact scheme). */
 export function forward(model: TransformerModel, input: ForwardInput, options: ForwardOptions = {}): ForwardResult {
+  // The budget first, from the input's shape and the checked options, before any operator or field is built.
+  const checked = checkDiscretisationOptions(options ?? {});
+  const given = input?.inputIds ?? input?.input; // [B, N] or [B, N, d]; the rest is checked by initialField
+  if (given instanceof tf.Tensor && given.rank >= 2 && given.shape[0]! > 0 && given.shape[1]! > 0) {
+    const [batch, tokens] = given.shape as [number, number];
+    const estimate = estimateForward(model, { batch, tokens }, { ...checked, saveSteps: options.saveSteps ?? false });
+    checkForwardBudget(estimate, options.budget);
+  }
   const disc = discretise(model, options ?? {});
   let u0: Field | undefined;
   let sol: Solution | undefined;
   try {
-    const given = input?.inputIds ?? input?.input; // [B, N] or [B, N, d]; checked by initialField
-    if (given instanceof tf.Tensor && given.rank >= 2) {
-      const [batch, tokens] = given.shape as [number, number];
-      if (batch > 0 && tokens > 0) {
-        const estimate = estimateForward(
-          model,
-          { batch, tokens },
-          { scheme: options.scheme ?? 'lie', stepsPerLayer: disc.stepsPerLayer, saveSteps: options.saveSteps ?? false },
-        );
-        checkForwardBudget(estimate, options.budget);
-      }
-    }
     u0 = initialField(model, input);
     sol = solve(u0, disc.scheme, {
       t1: disc.t1,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { runtimeEnvironment } from '../engine.js';
+import { runtimeEnvironment } from '../environment.js';
 import { describeEachBackend, testBackends } from './backends.js';
 
 describe('testBackends', () => {

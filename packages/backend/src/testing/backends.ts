@@ -4,7 +4,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe } from 'vitest';
-import { initEngine, registeredBackends, runtimeEnvironment, type BackendName } from '../engine.js';
+import { initEngine, registeredBackends, type BackendName } from '../engine.js';
+import { runtimeEnvironment } from '../environment.js';
 
 /** The backends the tests of this environment run on. */
 export function testBackends(): BackendName[] {
