@@ -76,7 +76,7 @@ export default [
   },
   {
     // Tooling configs may reach the workspace root (shared vitest settings); they are not package code.
-    files: ['**/vitest.config.ts', '**/vitest.*.config.ts', '**/eslint.config.mjs'],
+    files: ['**/vitest.config.ts', '**/vitest.*.config.ts', '**/vite.config.ts', '**/eslint.config.mjs'],
     rules: { '@nx/enforce-module-boundaries': 'off' },
   },
 ];

@@ -49,7 +49,8 @@ if (chromium === undefined) {
   );
   process.exit(1);
 }
-// The report page the browser test opens: built packages, then `tide run` on the embedded default.
+// The report page the browser test opens: built packages (and the playground's static site), then `tide run` on
+// the embedded default.
 const prepare = [
   ['npx', ['nx', 'run-many', '-t', 'build', '--outputStyle=static']],
   ['node', ['packages/cli/bin/tide.mjs', 'run', '--tokens', '24', '--report', 'reports/browser-lane']],
@@ -64,8 +65,15 @@ for (const [cmd, args] of prepare) {
     process.exit(1);
   }
 }
-const result = spawnSync('npx', ['vitest', 'run', '--config', 'vitest.browser.config.ts', ...process.argv.slice(2)], {
-  stdio: 'inherit',
-  env: { ...process.env, CHROMIUM_PATH: chromium },
-});
-process.exit(result.status ?? 1);
+// The packages' browser tests, then the built playground driven like a user (tools/playground/e2e).
+const env = { ...process.env, CHROMIUM_PATH: chromium };
+const lanes = [
+  ['vitest', 'run', '--config', 'vitest.browser.config.ts', ...process.argv.slice(2)],
+  ['vitest', 'run', '--config', 'tools/playground/vitest.e2e.config.ts'],
+];
+let failed = 0;
+for (const args of lanes) {
+  const result = spawnSync('npx', args, { stdio: 'inherit', env });
+  if (result.status !== 0) failed = result.status ?? 1;
+}
+process.exit(failed);

@@ -13,7 +13,16 @@ export {
   attentionPath,
   blockedThreshold,
   IntegralAttention,
+  incrementalAttention,
 } from './integral-attention.js';
+export type { IntegralAttentionOptions } from './integral-attention.js';
+export { KeyValueCache, keyValueCacheBytes } from './key-value-cache.js';
+export type {
+  KeyValueCacheOptions,
+  KeyValueCacheStatistics,
+  KeyValueClaim,
+  KeyValueSlotSizes,
+} from './key-value-cache.js';
 export { integralAttentionAt } from './attention-at.js';
 export { fromTorchMultiheadAttention } from './torch-multihead-attention.js';
 export type { TorchMultiheadAttention } from './torch-multihead-attention.js';

@@ -45,4 +45,17 @@ describe('initEngine (Node)', () => {
       /expected one of 'auto', 'webgl', 'wasm', 'cpu'.*Fix: pass one of the backends available here: wasm, cpu/,
     );
   });
+
+  it('bad wasmPaths are a BackendError naming the binaries, before any backend changes', async () => {
+    for (const bad of ['', 42, ['x/'], { 'other.wasm': 'x' }, { 'tfjs-backend-wasm.wasm': 3 }]) {
+      const err = await initEngine({ backend: 'cpu', wasmPaths: bad as never }).catch((e: unknown) => e);
+      expect(err, String(bad)).toBeInstanceOf(BackendError);
+      expect((err as Error).message).toMatch(/expected a URL prefix, or a map from tfjs-backend-wasm\.wasm/);
+    }
+  });
+
+  it('a wasmPaths prefix is accepted and the chosen backend still computes', async () => {
+    const info = await initEngine({ backend: 'cpu', wasmPaths: 'https://example.invalid/wasm/' });
+    expect(info.backend).toBe('cpu');
+  });
 });

@@ -41,6 +41,39 @@ export interface EngineOptions {
    * modules (about 0.5 s). Registering is idempotent; {@link registerGradients} does it on its own.
    */
   readonly gradients?: boolean;
+  /**
+   * Where the wasm backend finds its binaries (`tfjs-backend-wasm.wasm`, `-simd.wasm`, `-threaded-simd.wasm`):
+   * a URL prefix ending in `/`, or a map from each file name to its URL (what a bundler's asset imports give).
+   * Needed in a bundled web page, where the binaries are not beside the script; set before wasm first starts.
+   */
+  readonly wasmPaths?: string | Readonly<Partial<Record<WasmBinary, string>>>;
+}
+
+/** The binaries of the wasm backend (plain, SIMD, threaded SIMD). */
+export type WasmBinary =
+  'tfjs-backend-wasm.wasm' | 'tfjs-backend-wasm-simd.wasm' | 'tfjs-backend-wasm-threaded-simd.wasm';
+const WASM_BINARIES: readonly WasmBinary[] = [
+  'tfjs-backend-wasm.wasm',
+  'tfjs-backend-wasm-simd.wasm',
+  'tfjs-backend-wasm-threaded-simd.wasm',
+];
+
+function checkWasmPaths(paths: unknown): void {
+  const ok =
+    (typeof paths === 'string' && paths.length > 0) ||
+    (typeof paths === 'object' &&
+      paths !== null &&
+      !Array.isArray(paths) &&
+      Object.entries(paths).every(
+        ([k, v]) => (WASM_BINARIES as readonly string[]).includes(k) && typeof v === 'string' && v.length > 0,
+      ));
+  if (!ok) {
+    throw new BackendError('initEngine: wasmPaths', {
+      expected: `a URL prefix, or a map from ${WASM_BINARIES.join(', ')} to URLs`,
+      received: describeValue(paths),
+      fix: "pass the folder that serves the .wasm files (ending in '/'), or each file's URL",
+    });
+  }
 }
 
 /** What {@link initEngine} chose, and why. */
@@ -114,6 +147,10 @@ export async function initEngine(options: EngineOptions = {}): Promise<EngineInf
       received: describeValue(requested),
       fix: `pass one of the backends available here: ${available.join(', ')}`,
     });
+  }
+  if (options.wasmPaths !== undefined) {
+    checkWasmPaths(options.wasmPaths);
+    wasmBackend.setWasmPaths(options.wasmPaths as Parameters<typeof wasmBackend.setWasmPaths>[0]);
   }
   if (!tf.env().getBool('PROD')) tf.env().set('PROD', true);
   if (options.gradients ?? true) await registerGradients();

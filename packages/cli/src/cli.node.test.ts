@@ -322,7 +322,7 @@ describe('tide: errors are one line, a non-zero exit and no output file', () => 
     );
     await expectFailure(
       ['forward', '--model', model, '--input', input, '--output', '@out', '--scheme', 'midpoint'],
-      /scheme: expected one of exact, lie, strang, euler, heun, rk4, received "midpoint"/,
+      /scheme: expected one of exact, lie, strang, euler, heun, rk4, dopri5, bosh3, received "midpoint"/,
       2,
     );
     await expectFailure(

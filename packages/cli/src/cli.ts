@@ -7,7 +7,8 @@
  *   tide forward    --model DIR --input FILE --output FILE [--scheme S] [--steps-per-layer K] [--schedule piecewise|linear] [--backend B]
  *   tide generate   --model DIR (--prompt TEXT | --ids 1,2,3) [--tokens N] [--temperature T] [--top-k K] [--seed S] [--scheme S] [--steps-per-layer K]
  *   tide inspect    --model DIR
- *   tide train      --data FILE --out DIR [architecture, optimiser and discretisation flags]
+ *   tide train      --data FILE --out DIR [architecture, optimiser and discretisation flags] [--controls legendre:K]
+ *                   [--init-from DIR] [--schemes rk4:1,rk4:2] [--fine rk4:4 --fine-weight W] [--control-energy λ]
  *
  * Errors end with one line on stderr and a non-zero exit (1: bad input, 2: bad usage); `forward` writes its
  * output atomically, so nothing is left half-written.
@@ -30,7 +31,7 @@ export const DEFAULT_MODEL_DIR = fileURLToPath(new URL('../models/default', impo
  * `@tide/backend`) and checks every value; a test keeps these lists equal to the library's, which the CLI does
  * not import here so that help and usage errors do not load the engine.
  */
-export const HELP_SCHEMES = ['lie', 'exact', 'strang', 'euler', 'heun', 'rk4'] as const;
+export const HELP_SCHEMES = ['lie', 'exact', 'strang', 'euler', 'heun', 'rk4', 'dopri5', 'bosh3'] as const;
 export const HELP_BACKENDS = ['auto', 'webgl', 'wasm', 'cpu'] as const;
 
 const integer =
@@ -57,6 +58,23 @@ const boolean = (raw: string): boolean => {
   if (raw !== 'true' && raw !== 'false') throw new InvalidArgumentError(`expected true or false, received "${raw}"`);
   return raw === 'true';
 };
+/** `scheme:k`, e.g. `rk4:2` (the library checks the scheme's name and k). */
+const schemeSpec = (raw: string): { scheme: string; stepsPerLayer: number } => {
+  const m = /^\s*([A-Za-z0-9_-]+)\s*:\s*(\d+)\s*$/.exec(raw);
+  if (m === null) throw new InvalidArgumentError(`expected scheme:k, e.g. rk4:2, received "${raw}"`);
+  return { scheme: m[1]!, stepsPerLayer: Number(m[2]) };
+};
+const schemeList = (raw: string): { scheme: string; stepsPerLayer: number }[] => {
+  if (raw.trim() === '')
+    throw new InvalidArgumentError(`expected comma-separated scheme:k, e.g. rk4:1,rk4:2, received "${raw}"`);
+  return raw.split(',').map(schemeSpec);
+};
+/** `basis:K`, e.g. `legendre:4` (the library checks the basis and K). */
+const controlsSpec = (raw: string): { basis: string; coefficients: number } => {
+  const m = /^\s*([A-Za-z]+)\s*:\s*(\d+)\s*$/.exec(raw);
+  if (m === null) throw new InvalidArgumentError(`expected legendre:K, e.g. legendre:4, received "${raw}"`);
+  return { basis: m[1]!, coefficients: Number(m[2]) };
+};
 const idList = (raw: string): number[] => {
   const ids = raw.split(',').map((s) => Number(s.trim()));
   if (raw.trim() === '' || ids.some((i) => !Number.isInteger(i)))
@@ -80,6 +98,8 @@ function discretisationOptions(command: Command): Command {
     )
     .option('--steps-per-layer <k>', 'k steps per layer, Δt = 1/k (default 1)', integer(1))
     .option('--schedule <kind>', 'θ(t) between layers: piecewise or linear (default piecewise)')
+    .option('--rtol <r>', 'adaptive steps to this relative tolerance (schemes dopri5, bosh3)', positive)
+    .option('--atol <a>', 'absolute tolerance of adaptive steps (default: --rtol)', positive)
     .option('--max-memory <GiB>', 'refuse a solve whose tensors would exceed this (default 2)', positive)
     .option('--max-work <GFLOP>', 'refuse a solve of more operations than this (default 10000)', positive);
 }
@@ -106,6 +126,10 @@ function program(io: CliIO): Command {
     .option('--model <dir>', 'a model folder with a tokenizer (default: the embedded model)')
     .option('--prompt <text>', 'the prompt', 'Call me Ishmael. ')
     .option('--tokens <n>', 'tokens to generate', integer(1), 80)
+    .option(
+      '--continuous-model <dir>',
+      'a model with smooth controls θ(t) to study beside the default (anytime depth: refinement against its own fine solve, measured orders, held-out loss against evaluations; the folder holds heldout.txt)',
+    )
     .option('--report <dir>', 'where the report goes', join('reports', 'tide-run'))
     .addOption(backendOption())
     .action(async (o) => (await commands()).commandRun({ ...o, defaultModel: DEFAULT_MODEL_DIR }, io));
@@ -156,14 +180,35 @@ function program(io: CliIO): Command {
       .description('train a character-level language model through the solver')
       .requiredOption('--data <file>', 'UTF-8 text to train on')
       .requiredOption('--out <dir>', 'checkpoint folder (HF GPT-2 layout + trainer state)')
-      .option('--norm-first <bool>', 'pre-LN (true) or post-LN (false) layers', boolean, true)
+      .option('--norm-first <bool>', 'pre-LN (true) or post-LN (false) layers (default true)', boolean)
       .option('--steps <n>', 'optimiser steps', integer(1), 2000)
       .option('--batch <b>', 'batch size', integer(1), 16)
-      .option('--context <n>', 'context length', integer(2), 64)
-      .option('--d-model <d>', 'feature width', integer(1), 64)
-      .option('--heads <h>', 'attention heads', integer(1), 4)
-      .option('--layers <l>', 'layers (the depth T)', integer(1), 4)
+      .option('--context <n>', 'context length (default 64)', integer(2))
+      .option('--d-model <d>', 'feature width (default 64)', integer(1))
+      .option('--heads <h>', 'attention heads (default 4)', integer(1))
+      .option('--layers <l>', 'layers: the depth T (default 4)', integer(1))
       .option('--d-ff <f>', 'hidden width of the FFN (default 4·d)', integer(1))
+      .option(
+        '--controls <basis:K>',
+        'smooth controls θ(t) = Σ_k c_k P_k(2t/T − 1) on [0, T]: legendre:K trains K Legendre coefficient sets (K = 1…64; default: one parameter set per layer); default scheme rk4:1',
+        controlsSpec,
+      )
+      .option(
+        '--init-from <dir>',
+        'warm start from a checkpoint of the same sizes (architecture flags default to its); with --controls the coefficients are fitted so that θ(i + ½) = layer i (exact for K = layers)',
+      )
+      .option(
+        '--schemes <list>',
+        'solve each batch with one of these, drawn per batch, e.g. rk4:1,rk4:2,heun:2; the first is recorded for inference (instead of --scheme and --steps-per-layer)',
+        schemeList,
+      )
+      .option('--fine <scheme:k>', 'the fine solve of --fine-weight (default rk4:4)', schemeSpec)
+      .option(
+        '--fine-weight <w>',
+        'weight of KL(p_fine ‖ p_coarse): the coarse solve agrees with a fine one',
+        nonNegative,
+      )
+      .option('--control-energy <λ>', 'weight of the control energy ∫₀ᵀ ‖θ′(t)‖² dt (with --controls)', nonNegative)
       .option('--lr <lr>', 'peak learning rate', nonNegative, 3e-3)
       .option('--warmup <n>', 'warm-up steps (default min(100, steps/10))', integer(0))
       .option('--weight-decay <w>', 'decoupled weight decay', nonNegative, 0.1)

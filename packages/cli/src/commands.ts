@@ -5,6 +5,7 @@
  */
 import { lstatSync, readFileSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { CommanderError } from 'commander';
 import { attentionPath, blockedThreshold } from '@tide/attention';
 import { TideError, flattenTree, initEngine, tf, type BackendName } from '@tide/backend';
 import { CheckpointError, tokenizerFor, writeSafetensors } from '@tide/formats';
@@ -13,6 +14,7 @@ import {
   DiscretisationError,
   forward,
   generate,
+  recommendedDiscretisation,
   isLanguageModel,
   type DiscretisationOptions,
   type ForwardBudget,
@@ -31,6 +33,9 @@ export interface DiscretisationFlags {
   readonly scheme?: string;
   readonly stepsPerLayer?: number;
   readonly schedule?: string;
+  /** Adaptive steps: the tolerances (schemes dopri5, bosh3). */
+  readonly rtol?: number;
+  readonly atol?: number;
   /** Budget flags: GiB of tensors and GFLOP of work. */
   readonly maxMemory?: number;
   readonly maxWork?: number;
@@ -86,12 +91,24 @@ function checkOutputPath(output: string, inputs: readonly string[]): void {
   }
 }
 
-/** Flags as library options, unchanged: an absent flag takes the library's default. */
-function discretisation(flags: DiscretisationFlags): DiscretisationOptions {
+/**
+ * Flags as library options, unchanged: an absent flag takes the library's default. With a model and no scheme,
+ * steps or tolerance flag, the model's recommended discretisation (what it was trained with) is the default.
+ */
+function discretisation(flags: DiscretisationFlags, model?: TransformerModel): DiscretisationOptions {
+  const named =
+    flags.scheme !== undefined ||
+    flags.stepsPerLayer !== undefined ||
+    flags.rtol !== undefined ||
+    flags.atol !== undefined;
   return {
+    ...(model !== undefined && !named && recommendedDiscretisation(model)),
     ...(flags.scheme !== undefined && { scheme: flags.scheme as SchemeName }),
     ...(flags.stepsPerLayer !== undefined && { stepsPerLayer: flags.stepsPerLayer }),
     ...(flags.schedule !== undefined && { schedule: flags.schedule as 'piecewise' | 'linear' }),
+    ...((flags.rtol !== undefined || flags.atol !== undefined) && {
+      tolerance: { rtol: flags.rtol ?? flags.atol!, ...(flags.atol !== undefined && { atol: flags.atol }) },
+    }),
   };
 }
 
@@ -165,7 +182,6 @@ export async function commandForward(
   flags: DiscretisationFlags & { model: string; input: string; output: string; backend?: string },
   io: CliIO,
 ): Promise<void> {
-  const disc = discretisation(flags);
   checkOutputPath(flags.output, [
     flags.input,
     join(flags.model, 'model.safetensors'),
@@ -177,7 +193,7 @@ export async function commandForward(
   try {
     input = readForwardInput(flags.input, model);
     const t0 = performance.now();
-    const result = forward(model, input, { ...disc, budget: budget(flags) });
+    const result = forward(model, input, { ...discretisation(flags, model), budget: budget(flags) });
     const data = result.output.dataSync();
     const shape = result.output.shape;
     tf.dispose(result.output);
@@ -239,7 +255,7 @@ export async function commandGenerate(
   try {
     const { ids, decode } = await promptIds(flags, model);
     const out = generate(model, ids, {
-      ...discretisation(flags),
+      ...discretisation(flags, model),
       maxNewTokens: flags.tokens,
       temperature: flags.temperature,
       ...(flags.topK !== undefined && { topK: flags.topK }),
@@ -274,7 +290,12 @@ export function describeModel(model: TransformerModel, dir: string): string[] {
     `${dir}: ${c.layout === 'gpt2' ? 'HF GPT-2' : 'PyTorch nn.TransformerEncoder'}, ${params.toLocaleString('en')} parameters`,
     `  feature domain Ω_y: d = ${c.dModel} (unit grid, |Ω_y| = ${c.dModel}); hidden domain d_ff = ${c.dFeedforward} (${c.dFeedforward === c.dModel ? 'no lift' : c.dFeedforward > c.dModel ? 'lifted by zero-extension E' : 'restricted by R'})`,
     `  token domain Ω_x: the standard grid of N tokens (unit weights)${c.causal ? ', causal sub-domain x̃ ≤ x' : ''}${c.positions ? `, N ≤ ${c.positions}` : ''}`,
-    `  depth: T = ${c.numLayers} (one unit of time per layer), θ(t) piecewise constant`,
+    c.controls === undefined
+      ? `  depth: T = ${c.numLayers} (one unit of time per layer), θ(t) piecewise constant`
+      : `  depth: T = ${c.numLayers}, θ(t) smooth: ${c.controls.coefficients} Legendre coefficients per parameter (θ(t) = Σ_k c_k P_k(2t/T − 1))`,
+    ...(c.recommended !== undefined
+      ? [`  recommended discretisation: ${c.recommended.scheme}, ${c.recommended.stepsPerLayer} step(s) per unit time`]
+      : []),
     `  heads: ${c.heads} (d_k = ${c.dModel / c.heads}), scale 1/√d_k`,
     c.normFirst
       ? `  pre-LN: u_t = A(P₁u) + F(P₂u), P = affine ∘ P^ε (ε = ${c.epsilon}); exact scheme = Lie splitting with explicit Euler, Δt = 1${c.finalNorm ? '; final projection LN_f at t = T' : ''}`
@@ -294,7 +315,16 @@ function attentionChoice(): string {
 
 /** `tide run`: the study on a model (the embedded default unless `--model`), with its report. */
 export async function commandRun(
-  flags: { model?: string; defaultModel: string; prompt: string; tokens: number; report: string; backend?: string },
+  flags: {
+    model?: string;
+    defaultModel: string;
+    /** A model with smooth controls to study beside the default (anytime depth); its folder holds heldout.txt. */
+    continuousModel?: string;
+    prompt: string;
+    tokens: number;
+    report: string;
+    backend?: string;
+  },
   io: CliIO,
 ): Promise<void> {
   const backend = await startEngine(flags.backend);
@@ -330,7 +360,36 @@ export async function commandRun(
       progress.stop();
     }
     for (const line of study.lines) io.out(line);
-    const index = await writeReport(flags.report, study.report);
+    let report = study.report;
+    const continuousDir = flags.continuousModel;
+    if (continuousDir !== undefined) {
+      // Anytime depth: the default model beside the one trained for its continuum (docs/continuous-depth.md).
+      const continuous = loadCheckpoint(continuousDir);
+      const depthProgress = progressReporter(io, 'tide run: anytime depth');
+      try {
+        const { runDepthStudy } = await import('./depth-study.js');
+        const heldOutFile = join(continuousDir, 'heldout.txt');
+        checkRegularFile(
+          heldOutFile,
+          'the held-out text of --continuous-model (heldout.txt)',
+          'put held-out text (validation data the model did not train on) in heldout.txt beside its config.json',
+        );
+        const heldOutText = readFileSync(heldOutFile, 'utf8');
+        let stage = 0;
+        const depth = runDepthStudy(model, continuous, {
+          ids: tokenizer.encode(study.report.text.prompt + study.report.text.generated),
+          heldOut: tokenizer.encode(heldOutText),
+          onProgress: (label) => depthProgress.update(++stage, 7, label, false),
+        });
+        depthProgress.stop();
+        for (const line of depth.lines) io.out(line);
+        report = { ...report, depth: depth.report };
+      } finally {
+        depthProgress.stop();
+        continuous.dispose();
+      }
+    }
+    const index = await writeReport(flags.report, report);
     io.out(
       `\nreport: ${index} (attention kernels, trajectories over depth, constraint distances, measured orders); total ${((performance.now() - t0) / 1000).toFixed(1)} s`,
     );
@@ -347,13 +406,14 @@ function formatSeconds(s: number): string {
 export interface TrainFlags extends DiscretisationFlags {
   readonly data: string;
   readonly out: string;
-  readonly normFirst: boolean;
+  /** Architecture flags: absent ones default to the --init-from model's, else to the documented defaults. */
+  readonly normFirst?: boolean;
   readonly steps: number;
   readonly batch: number;
-  readonly context: number;
-  readonly dModel: number;
-  readonly heads: number;
-  readonly layers: number;
+  readonly context?: number;
+  readonly dModel?: number;
+  readonly heads?: number;
+  readonly layers?: number;
   readonly dFf?: number;
   readonly lr: number;
   readonly warmup?: number;
@@ -365,6 +425,13 @@ export interface TrainFlags extends DiscretisationFlags {
   readonly seed: number;
   readonly resume: boolean;
   readonly backend?: string;
+  /** `--controls legendre:K`, `--init-from DIR`, `--schemes rk4:1,rk4:2`, `--fine rk4:4`, `--fine-weight w`, `--control-energy λ`. */
+  readonly controls?: { readonly basis: string; readonly coefficients: number };
+  readonly initFrom?: string;
+  readonly schemes?: readonly { readonly scheme: string; readonly stepsPerLayer: number }[];
+  readonly fine?: { readonly scheme: string; readonly stepsPerLayer: number };
+  readonly fineWeight?: number;
+  readonly controlEnergy?: number;
 }
 
 /** `tide train`: a character-level language model trained through the solver. */
@@ -372,49 +439,77 @@ export async function commandTrain(flags: TrainFlags, io: CliIO): Promise<void> 
   const disc = discretisation(flags);
   const backend = await startEngine(flags.backend, true);
   checkRegularFile(flags.data, 'a UTF-8 text file to train on', 'pass --data FILE (e.g. data/moby-dick.txt)');
-  const { characterCorpus, trainLanguageModel } = await import('@tide/train');
+  const { characterCorpus, checkTrainOptions, trainLanguageModel, TrainingError } = await import('@tide/train');
   const corpus = characterCorpus(readFileSync(flags.data, 'utf8'));
-  io.out(
-    `tide train: ${corpus.train.length.toLocaleString('en')} training and ${corpus.validation.length.toLocaleString('en')} validation characters from ${flags.data}; ${backend}; ${disc.scheme ?? 'lie'} scheme, ${disc.stepsPerLayer ?? 1} step(s) per layer`,
-  );
-  const progress = progressReporter(io, 'tide train');
-  let result;
+  const source = flags.initFrom === undefined ? undefined : loadCheckpoint(flags.initFrom);
   try {
-    result = trainLanguageModel(
-      corpus,
-      {
-        dModel: flags.dModel,
-        heads: flags.heads,
-        layers: flags.layers,
-        contextLength: flags.context,
-        normFirst: flags.normFirst,
-        ...(flags.dFf !== undefined && { dFeedforward: flags.dFf }),
-      },
-      {
-        ...disc,
-        steps: flags.steps,
-        outDir: flags.out,
-        resume: flags.resume,
-        batchSize: flags.batch,
-        learningRate: flags.lr,
-        weightDecay: flags.weightDecay,
-        kineticWeight: flags.kinetic,
-        seed: flags.seed,
-        evalEvery: flags.evalEvery,
-        checkpointEvery: flags.checkpointEvery,
-        ...(flags.stopAfter !== undefined && { stopAfter: flags.stopAfter }),
-        ...(flags.warmup !== undefined && { warmup: flags.warmup }),
+    // Architecture flags left out take the --init-from model's sizes (d_ff too, unless --d-model is given), else the
+    // defaults the help lists; the library checks that the warm start has the sizes of the model to train.
+    const c = source?.config;
+    const dFeedforward = flags.dFf ?? (flags.dModel === undefined ? c?.dFeedforward : undefined);
+    const arch = {
+      dModel: flags.dModel ?? c?.dModel ?? 64,
+      heads: flags.heads ?? c?.heads ?? 4,
+      layers: flags.layers ?? c?.numLayers ?? 4,
+      contextLength: flags.context ?? c?.positions ?? 64,
+      normFirst: flags.normFirst ?? c?.normFirst ?? true,
+      ...(dFeedforward !== undefined && { dFeedforward }),
+    };
+    const options = {
+      ...disc,
+      steps: flags.steps,
+      outDir: flags.out,
+      resume: flags.resume,
+      batchSize: flags.batch,
+      learningRate: flags.lr,
+      weightDecay: flags.weightDecay,
+      kineticWeight: flags.kinetic,
+      seed: flags.seed,
+      evalEvery: flags.evalEvery,
+      checkpointEvery: flags.checkpointEvery,
+      ...(flags.stopAfter !== undefined && { stopAfter: flags.stopAfter }),
+      ...(flags.warmup !== undefined && { warmup: flags.warmup }),
+      // Passed through unchanged: the library checks the basis, the scheme names and every k.
+      ...(flags.controls !== undefined && { controls: flags.controls as { basis: 'legendre'; coefficients: number } }),
+      ...(source !== undefined && { initFrom: source }),
+      ...(flags.schemes !== undefined && {
+        schemes: flags.schemes as readonly { scheme: SchemeName; stepsPerLayer: number }[],
+      }),
+      ...(flags.fine !== undefined && { fine: flags.fine as { scheme: SchemeName; stepsPerLayer: number } }),
+      ...(flags.fineWeight !== undefined && { fineWeight: flags.fineWeight }),
+      ...(flags.controlEnergy !== undefined && { controlWeight: flags.controlEnergy }),
+    };
+    // Options the library refuses are usage errors (exit 2), one line each; a run that fails later is exit 1.
+    let checked;
+    try {
+      checked = checkTrainOptions(arch, options, corpus.alphabet);
+    } catch (error) {
+      if (error instanceof TrainingError) throw new CommanderError(2, 'tide.train', error.message);
+      throw error;
+    }
+    const described = checked.schemes.map((s) => `${s.scheme}:${s.stepsPerLayer}`).join(', ');
+    io.out(
+      `tide train: ${corpus.train.length.toLocaleString('en')} training and ${corpus.validation.length.toLocaleString('en')} validation characters from ${flags.data}; ${backend}; ${checked.schemes.length > 1 ? `schemes ${described} (one per batch)` : `${checked.schemes[0]!.scheme} scheme, ${checked.schemes[0]!.stepsPerLayer} step(s) per layer`}${checked.controls !== undefined ? `; smooth controls, ${checked.controls.coefficients} Legendre coefficients` : ''}${checked.fine !== undefined ? `; fine ${checked.fine.scheme}:${checked.fine.stepsPerLayer} × ${checked.fineWeight}` : ''}${source !== undefined && !flags.resume ? `; warm start from ${flags.initFrom}` : ''}`,
+    );
+    const progress = progressReporter(io, 'tide train');
+    let result;
+    try {
+      result = trainLanguageModel(corpus, arch, {
+        ...options,
         onProgress: (p) => {
-          const text = `loss ${p.loss.toFixed(3)}${p.validationLoss !== undefined ? ` val ${p.validationLoss.toFixed(3)}` : ''} lr ${p.learningRate.toExponential(1)} ${p.tokensPerSecond.toFixed(0)} tok/s ${formatSeconds(p.elapsedSeconds)} elapsed`;
+          const terms = `${p.fineDivergence !== undefined ? ` kl ${p.fineDivergence.toFixed(3)}` : ''}${p.controlEnergy !== undefined ? ` energy ${p.controlEnergy.toExponential(2)}` : ''}`;
+          const text = `loss ${p.loss.toFixed(3)}${p.validationLoss !== undefined ? ` val ${p.validationLoss.toFixed(3)}` : ''}${terms} lr ${p.learningRate.toExponential(1)} ${p.tokensPerSecond.toFixed(0)} tok/s ${formatSeconds(p.elapsedSeconds)} elapsed`;
           progress.update(p.step, p.steps, text, p.validationLoss !== undefined || p.step === p.steps);
         },
-      },
+      });
+    } finally {
+      progress.stop();
+    }
+    io.out(
+      `tide train: done in ${formatSeconds(result.seconds)}; train loss ${result.trainLoss.toFixed(4)}, validation loss ${result.validationLoss.toFixed(4)} (nats/char); checkpoint in ${flags.out}`,
     );
+    result.model.dispose();
   } finally {
-    progress.stop();
+    source?.dispose();
   }
-  io.out(
-    `tide train: done in ${formatSeconds(result.seconds)}; train loss ${result.trainLoss.toFixed(4)}, validation loss ${result.validationLoss.toFixed(4)} (nats/char); checkpoint in ${flags.out}`,
-  );
-  result.model.dispose();
 }

@@ -41,6 +41,7 @@ export function progressReporter(
       },
       stop: () => {
         if (started) bar.stop();
+        started = false; // idempotent
       },
     };
   }

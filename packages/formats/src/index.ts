@@ -16,7 +16,7 @@ export type {
 } from './safetensors.js';
 export { readWithKeyTable, writeWithKeyTable, keyTableShapes } from './key-table.js';
 export type { KeyTable, KeyTableEntry, KeyTableRead } from './key-table.js';
-export { gpt2KeyTable, torchEncoderKeyTable } from './layouts.js';
-export type { TextLayoutSizes } from './layouts.js';
+export { gpt2KeyTable, torchEncoderKeyTable, gpt2LayerPrefix, smoothControlsPrefix } from './layouts.js';
+export type { LayerPrefix, TextLayoutSizes } from './layouts.js';
 export { characterTokenizer, gpt2Tokenizer, tokenizerFor } from './tokenizer.js';
 export type { Tokenizer, TokenizerSpec } from './tokenizer.js';

@@ -280,6 +280,20 @@ describe('malformed key tables', () => {
 });
 
 describe('writeWithKeyTable', () => {
+  it('writes a tensor of more than 2²⁴ elements (GPT-2-small token embeddings) and leaks nothing', async () => {
+    // Regression: the values came back from tf.tidy, which walks what it returns element by element (seconds for
+    // GPT-2's 50257 × 768 embedding; a save of a GPT-2-small-shaped model was reported failing with "Set maximum
+    // size exceeded"). 4097² = 16 785 409 > 2²⁴.
+    const big: KeyTable = { layout: 'big', entries: [{ key: 'wte', shape: [4097, 4097], paths: ['wte'] }] };
+    const leaf = tf.fill([4097, 4097], 0.5);
+    await expectNoLeaks(() => {
+      const written = writeWithKeyTable(new Map([['wte', leaf]]), big);
+      expect(written['wte']!.data.length).toBe(4097 * 4097);
+      expect(written['wte']!.data[4097 * 4097 - 1]).toBe(0.5);
+    }, 'writeWithKeyTable of a large tensor');
+    leaf.dispose();
+  });
+
   it('inverts readWithKeyTable exactly: fused keys concatenated, Linear kernels transposed back to [out, in]', () => {
     const source = checkpoint({ head: true });
     const read = readWithKeyTable(source, table);

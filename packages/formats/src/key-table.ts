@@ -164,7 +164,9 @@ export function writeWithKeyTable(
         received: 'nothing at that path',
         fix: 'write a model of the layout this table describes',
       });
-    const data = tf.tidy(() => {
+    // The tidy returns the tensor, never its values: tf.tidy walks what it returns element by element (seconds for
+    // GPT-2's token embedding, and a reported "Set maximum size exceeded" for a GPT-2-small-shaped save).
+    const tensor = tf.tidy(() => {
       let joined = parts.length === 1 ? parts[0]! : tf.concat(parts as tf.Tensor[], -1);
       if (e.transpose) joined = tf.transpose(joined); // [in, out] → [out, in]
       if (!sameShape(joined.shape, e.shape)) {
@@ -174,9 +176,15 @@ export function writeWithKeyTable(
           fix: 'the parameters do not match the layout',
         });
       }
-      const values = tf.cast(joined, 'float32').dataSync();
-      return values instanceof Float32Array ? values : Float32Array.from(values);
+      return tf.cast(joined, 'float32');
     });
+    let data: Float32Array;
+    try {
+      const values = tensor.dataSync();
+      data = values instanceof Float32Array ? values : Float32Array.from(values);
+    } finally {
+      tensor.dispose();
+    }
     out[e.key] = { dtype: 'F32', shape: [...e.shape], data };
   }
   return out;

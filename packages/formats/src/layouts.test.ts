@@ -9,7 +9,7 @@ import { seededRandom, tf, unflattenTree } from '@tide/backend';
 import { expectNoLeaks } from '@tide/backend/testing';
 import { CheckpointError } from './errors.js';
 import { keyTableShapes, readWithKeyTable, writeWithKeyTable, type KeyTable } from './key-table.js';
-import { gpt2KeyTable, torchEncoderKeyTable } from './layouts.js';
+import { gpt2KeyTable, gpt2LayerPrefix, smoothControlsPrefix, torchEncoderKeyTable } from './layouts.js';
 import { readSafetensors, writeSafetensors, type SafeTensor, type TensorToWrite } from './safetensors.js';
 
 interface Sizes {
@@ -31,7 +31,11 @@ type Take =
     };
 
 /** GPT-2 (HF names): Conv1D kernels stored [in, out]; `c_attn` = columns Q | K | V; `lm_head` optional. */
-function gpt2Layout(s: Sizes, head: boolean): { shapes: Record<string, number[]>; paths: Record<string, Take> } {
+function gpt2Layout(
+  s: Sizes,
+  head: boolean,
+  layerPrefix: (i: number) => string = (i) => `h.${i}.`,
+): { shapes: Record<string, number[]>; paths: Record<string, Take> } {
   const { dModel: d, dFeedforward: f } = s;
   const shapes: Record<string, number[]> = { 'wte.weight': [s.vocabSize, d], 'wpe.weight': [s.positions, d] };
   const paths: Record<string, Take> = {
@@ -39,7 +43,7 @@ function gpt2Layout(s: Sizes, head: boolean): { shapes: Record<string, number[]>
     'embeddings.positions': { key: 'wpe.weight', as: 'same' },
   };
   for (let i = 0; i < s.layers; i++) {
-    const h = `h.${i}.`;
+    const h = layerPrefix(i);
     const p = `layers.${i}.`;
     Object.assign(shapes, {
       [`${h}ln_1.weight`]: [d],
@@ -382,6 +386,50 @@ describe('gpt2KeyTable', () => {
     } finally {
       tf.dispose([...read.leaves.values()]);
     }
+  });
+});
+
+describe('gpt2KeyTable with smooth controls (docs/checkpoints.md, "Smooth controls")', () => {
+  const controls = (i: number) => `tide_controls.${i}.`;
+
+  it('property: K coefficient sets stored as tide_controls.{k}.<GPT-2 layer key> round-trip bytes → tree → bytes exactly', () => {
+    fc.assert(
+      fc.property(sizes, fc.boolean(), fc.nat(), (s, head, seed) => {
+        roundTrip(gpt2KeyTable({ ...s, layerPrefix: smoothControlsPrefix }), gpt2Layout(s, head, controls), s, seed);
+      }),
+      runs,
+    );
+  });
+
+  it('names coefficient k of h.{i}.attn.c_attn.weight tide_controls.{k}.attn.c_attn.weight; the default prefix is h.{i}.', () => {
+    const sizes3 = { layers: 3, dModel: 4, dFeedforward: 8, vocabSize: 5, positions: 3 };
+    const table = gpt2KeyTable({ ...sizes3, layerPrefix: smoothControlsPrefix });
+    expect(table.layout).toBe('HF GPT-2 with TIDE smooth controls');
+    expect(table.entries.map((e) => e.key)).toContain('tide_controls.0.attn.c_attn.weight');
+    expect(table.entries.map((e) => e.key)).toContain('tide_controls.2.mlp.c_proj.bias');
+    expect(table.entries.filter((e) => e.key.startsWith('h.'))).toEqual([]);
+    expect(table.entries.map((e) => e.key).sort()).toEqual(
+      Object.keys(gpt2Layout(sizes3, true, controls).shapes).sort(),
+    );
+    expect(gpt2LayerPrefix(7)).toBe('h.7.');
+    expect(gpt2KeyTable({ ...sizes3, layerPrefix: gpt2LayerPrefix }).entries).toEqual(gpt2KeyTable(sizes3).entries);
+    expect(gpt2KeyTable({ ...sizes3, layerPrefix: (i) => `blocks.${i}.` }).layout).toBe(
+      'HF GPT-2 (parameter sets blocks.0.…)',
+    );
+  });
+
+  it('a plain GPT-2 reader fails loudly on a smooth-control state dict (missing h.0.*), and the reverse', async () => {
+    const small = { layers: 2, dModel: 2, dFeedforward: 3, vocabSize: 4, positions: 2 };
+    const smooth = readSafetensors(writeSafetensors(stateDict(gpt2Layout(small, false, controls).shapes, 8))).tensors;
+    const plain = readSafetensors(writeSafetensors(stateDict(gpt2Layout(small, false).shapes, 8))).tensors;
+    await expectNoLeaks(() => {
+      expect(() => readWithKeyTable(smooth, gpt2KeyTable(small))).toThrow(
+        /"h\.0\.ln_1\.weight": expected a tensor of shape \[2\] \(HF GPT-2 layout\), received no such key/,
+      );
+      expect(() => readWithKeyTable(plain, gpt2KeyTable({ ...small, layerPrefix: smoothControlsPrefix }))).toThrow(
+        /"tide_controls\.0\.ln_1\.weight": expected a tensor of shape \[2\] \(HF GPT-2 with TIDE smooth controls layout\)/,
+      );
+    });
   });
 });
 

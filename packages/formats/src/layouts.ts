@@ -14,6 +14,22 @@ export interface TextLayoutSizes {
   readonly dFeedforward: number;
 }
 
+/**
+ * The checkpoint-key prefix of the parameter set `i` of a layout, e.g. `h.3.` (GPT-2's layer 3) or
+ * `tide_controls.3.` (coefficient 3 of a smooth control): the 16 tensors of a set are named the same below it.
+ */
+export type LayerPrefix = (i: number) => string;
+
+/** GPT-2's layer prefix: `h.{i}.`. */
+export const gpt2LayerPrefix: LayerPrefix = (i) => `h.${i}.`;
+
+/**
+ * The prefix of Legendre coefficient k of a smooth-control model (docs/checkpoints.md, "Smooth controls"):
+ * `tide_controls.{k}.`, so that coefficient k of GPT-2's `h.{i}.attn.c_attn.weight` is stored as
+ * `tide_controls.{k}.attn.c_attn.weight`.
+ */
+export const smoothControlsPrefix: LayerPrefix = (k) => `tide_controls.${k}.`;
+
 /** The checkpoint names of a module's weight and bias. */
 interface ParameterKeys {
   readonly weight: string;
@@ -78,24 +94,39 @@ function finalNormEntries(name: string, d: number): KeyTableEntry[] {
  * mlp.c_proj}`, `ln_f`, and an optional untied `lm_head.weight`; an optional `transformer.` prefix (never on
  * `lm_head.weight`, as in HF's `GPT2LMHeadModel`); the
  * `attn.bias`/`attn.masked_bias` buffers are ignored.
+ *
+ * `layerPrefix` names the parameter sets (default {@link gpt2LayerPrefix}, `h.{i}.`); with
+ * {@link smoothControlsPrefix} the `layers` sets are the Legendre coefficients of a smooth-control model, stored as
+ * `tide_controls.{k}.<the GPT-2 layer key without h.{i}.>` (docs/checkpoints.md, "Smooth controls").
  */
 export function gpt2KeyTable(
-  sizes: TextLayoutSizes & { readonly vocabSize: number; readonly positions: number },
+  sizes: TextLayoutSizes & {
+    readonly vocabSize: number;
+    readonly positions: number;
+    readonly layerPrefix?: LayerPrefix;
+  },
 ): KeyTable {
   const d = sizes.dModel;
-  const layers = Array.from({ length: sizes.layers }, (_, i) =>
-    layerEntries(i, sizes, {
-      norm1: moduleKeys(`h.${i}.ln_1`),
-      qkv: moduleKeys(`h.${i}.attn.c_attn`),
-      out: moduleKeys(`h.${i}.attn.c_proj`),
-      norm2: moduleKeys(`h.${i}.ln_2`),
-      up: moduleKeys(`h.${i}.mlp.c_fc`),
-      down: moduleKeys(`h.${i}.mlp.c_proj`),
+  const prefix = sizes.layerPrefix ?? gpt2LayerPrefix;
+  const layers = Array.from({ length: sizes.layers }, (_, i) => {
+    const p = prefix(i);
+    return layerEntries(i, sizes, {
+      norm1: moduleKeys(`${p}ln_1`),
+      qkv: moduleKeys(`${p}attn.c_attn`),
+      out: moduleKeys(`${p}attn.c_proj`),
+      norm2: moduleKeys(`${p}ln_2`),
+      up: moduleKeys(`${p}mlp.c_fc`),
+      down: moduleKeys(`${p}mlp.c_proj`),
       linear: false,
-    }),
-  );
+    });
+  });
   return {
-    layout: 'HF GPT-2',
+    layout:
+      prefix === gpt2LayerPrefix
+        ? 'HF GPT-2'
+        : prefix === smoothControlsPrefix
+          ? 'HF GPT-2 with TIDE smooth controls'
+          : `HF GPT-2 (parameter sets ${prefix(0)}…)`,
     entries: [
       { key: 'wte.weight', shape: [sizes.vocabSize, d], paths: ['embeddings.tokens'] },
       { key: 'wpe.weight', shape: [sizes.positions, d], paths: ['embeddings.positions'] },

@@ -19,6 +19,11 @@ export interface Schedule<T> {
    * values are checked as a solve reads them.
    */
   readonly pieces?: readonly T[];
+  /**
+   * Times inside the span where the value may jump (a piecewise-constant θ's piece boundaries). An adaptive
+   * solve ends steps exactly there, so no step straddles a jump and no rate is reused across one.
+   */
+  readonly jumps?: readonly number[];
 }
 
 /** A constant or a schedule. */
@@ -68,6 +73,7 @@ export function piecewiseConstant<T>(
     kind: 'schedule',
     span,
     pieces: values,
+    jumps: Object.freeze(Array.from({ length: pieces.length - 1 }, (_, i) => t0 + (i + 1) * duration)),
     at(t: number): T {
       const i = Math.min(values.length - 1, Math.max(0, Math.floor((t - t0) / duration)));
       return values[i]!;
@@ -115,9 +121,10 @@ export function scheduleFromFunction<T>(span: readonly [number, number], f: (t: 
   return { kind: 'schedule', span, at: f };
 }
 
-/** A schedule of g(θ(t)): e.g. operators built from a schedule of parameters. */
+/** A schedule of g(θ(t)): e.g. operators built from a schedule of parameters. It keeps θ's jumps. */
 export function mapSchedule<A, B>(schedule: Schedule<A>, g: (value: A, t: number) => B): Schedule<B> {
-  return { kind: 'schedule', span: schedule.span, at: (t) => g(schedule.at(t), t) };
+  const mapped: Schedule<B> = { kind: 'schedule', span: schedule.span, at: (t) => g(schedule.at(t), t) };
+  return schedule.jumps === undefined ? mapped : { ...mapped, jumps: schedule.jumps };
 }
 
 /**

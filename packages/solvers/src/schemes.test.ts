@@ -9,6 +9,8 @@ import { explicitEuler, heun, lieSplitting, parallelSplitting, rk4, strangSplitt
 import { solve } from './solve.js';
 import { StepContext, newStatistics } from './step-context.js';
 import { explicitStep, relaxationStep } from './sub-steps.js';
+import { bogackiShampine, dormandPrince } from './embedded-runge-kutta.js';
+import { stepDoubling } from './step-doubling.js';
 
 const A = new LinearField(
   [
@@ -38,6 +40,9 @@ describeEachBackend('schemes step themselves', () => {
     explicitEuler([A, B]),
     heun([A, B]),
     rk4([A, B]),
+    bogackiShampine([A, B]),
+    dormandPrince([A, B]),
+    stepDoubling(strangSplitting([A, B])),
   ];
 
   it.each(schemes.map((s) => [s.name, s] as const))(
@@ -76,6 +81,8 @@ describe('schemes: their operators and bad input', () => {
       { role: 'a rk4 term', value: A },
       { role: 'a rk4 term', value: B },
     ]);
+    expect(dormandPrince([A]).operators).toEqual([{ role: 'a dormand-prince term', value: A }]);
+    expect(stepDoubling(strangSplitting([A, B])).operators.map((o) => o.value)).toEqual([A, B, A]);
   });
 
   it('Runge–Kutta, Strang and parallel schemes take rates only', () => {

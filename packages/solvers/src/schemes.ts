@@ -10,13 +10,15 @@
 import { tf, describeValue } from '@tide/backend';
 import type { Field, VectorField } from '@tide/domain';
 import { SolverError } from './errors.js';
-import { checkTimeDependent, operatorAt } from './operator-kinds.js';
 import type { TimeDependent } from './schedule.js';
+import type { EmbeddedRungeKuttaScheme } from './embedded-runge-kutta.js';
 import type { StepContext } from './step-context.js';
+import type { StepDoublingScheme } from './step-doubling.js';
+import { unsplitRate } from './unsplit-rate.js';
 import { explicitStep, type ExplicitSubStep, type OperatorUse, type SubStep } from './sub-steps.js';
 
 /** What every scheme has: its operators (a solve checks that their schedules cover its span), and how it steps. */
-interface SchemeBehaviour {
+export interface SchemeBehaviour {
   readonly name: string;
   readonly operators: readonly OperatorUse[];
   /** One step from `u` at `context.tn` over `context.dt`; returns the new state (intermediates are the caller's tidy's). */
@@ -26,12 +28,16 @@ interface SchemeBehaviour {
 /** Sub-steps run in sequence over each step. */
 export interface SplittingScheme extends SchemeBehaviour {
   readonly kind: 'splitting';
+  /** The classical order for smooth fields (Lie 1, Strang 2): what {@link stepDoubling} assumes by default. */
+  readonly order: number;
   readonly subSteps: readonly SubStep[];
 }
 
 /** Branches run from the same state, each with its sub-steps' fractions scaled by K, then averaged. */
 export interface ParallelScheme extends SchemeBehaviour {
   readonly kind: 'parallel';
+  /** 1: the classical order of parallel splitting. */
+  readonly order: number;
   readonly branches: readonly (readonly SubStep[])[];
 }
 
@@ -45,8 +51,12 @@ export interface RungeKuttaScheme extends SchemeBehaviour {
   readonly fields: readonly TimeDependent<VectorField>[];
 }
 
-/** Any scheme {@link solve} accepts. */
-export type Scheme = SplittingScheme | ParallelScheme | RungeKuttaScheme;
+/**
+ * Any scheme {@link solve} accepts. The last two also estimate their local error, so a solve with
+ * `step: { rtol, atol }` can control the step size with them (docs/continuous-depth.md).
+ */
+export type Scheme =
+  SplittingScheme | ParallelScheme | RungeKuttaScheme | EmbeddedRungeKuttaScheme | StepDoublingScheme;
 
 function nonEmpty(subject: string, list: readonly unknown[]): void {
   if (!Array.isArray(list) || list.length === 0) {
@@ -91,10 +101,11 @@ function runInOrder(
 }
 
 /** A splitting scheme over `subSteps`. */
-function splitting(subSteps: readonly SubStep[], name: string): SplittingScheme {
+function splitting(subSteps: readonly SubStep[], name: string, order: number): SplittingScheme {
   return {
     kind: 'splitting',
     name,
+    order,
     subSteps,
     operators: subSteps.flatMap((s) => s.operators),
     step: (u, context) => runInOrder(subSteps, u, context, (j, s, stage) => context.observe(j, s.kind, stage)),
@@ -104,7 +115,7 @@ function splitting(subSteps: readonly SubStep[], name: string): SplittingScheme 
 /** Lie (sequential) splitting: the sub-steps in order, each over the full step. First order. */
 export function lieSplitting(subSteps: readonly SubStep[], name = 'lie'): SplittingScheme {
   checkSubSteps('lieSplitting', subSteps);
-  return splitting(subSteps, name);
+  return splitting(subSteps, name, 1);
 }
 
 /**
@@ -125,6 +136,7 @@ export function strangSplitting(fields: readonly TimeDependent<VectorField>[], n
         .map(half),
     ],
     name,
+    2,
   );
 }
 
@@ -135,6 +147,7 @@ export function parallelSplitting(fields: readonly TimeDependent<VectorField>[],
   return {
     kind: 'parallel',
     name,
+    order: 1,
     branches,
     operators: branches.flat().flatMap((s) => s.operators),
     step(u, context) {
@@ -152,30 +165,7 @@ function rungeKutta(
   c: number[],
   fields: readonly TimeDependent<VectorField>[],
 ): RungeKuttaScheme {
-  nonEmpty(name, fields);
-  fields.forEach((f, i) => checkTimeDependent(`${name}: term ${i}`, f, ['vector-field']));
-  /** `Σ_k F_k(v, t)` as a tensor. */
-  const total = (v: Field, t: number, context: StepContext): tf.Tensor => {
-    const parts = fields.map((f, i) => {
-      const field = operatorAt(`${name}: term ${i}`, f, t, ['vector-field']);
-      if (field.embed !== undefined) {
-        throw new SolverError(`solve: ${name} on "${field.label}"`, {
-          expected: "rates on the state's feature grid",
-          received: 'a rate with a feature lift',
-          fix: 'Runge–Kutta schemes integrate the unsplit field on one feature grid',
-        });
-      }
-      const r = context.evaluate(field, v, t);
-      if (r.features !== v.features)
-        throw new SolverError(`solve: ${name}`, {
-          expected: `rates with ${v.features} features`,
-          received: `${r.features}`,
-          fix: 'every term must keep the feature grid',
-        });
-      return r.values;
-    });
-    return parts.length === 1 ? parts[0]! : tf.addN(parts);
-  };
+  const rate = unsplitRate(name, fields);
   return {
     kind: 'runge-kutta',
     name,
@@ -194,7 +184,7 @@ function rungeKutta(
         a[i]!.forEach((aij, j) => {
           if (aij !== 0) stage = tf.add(stage, tf.mul(k[j]!, aij * dt));
         });
-        k.push(total(u.withValues(stage), context.time(c[i]!), context));
+        k.push(rate.evaluate(u.withValues(stage), context.time(c[i]!), context));
       }
       return u.withValues(tf.add(u.values, tf.mul(tf.addN(k.map((ki, i) => tf.mul(ki, b[i]!))), dt)));
     },

@@ -17,6 +17,30 @@ export interface SolverStatistics {
   pointwiseMaps: number;
   /** Evaluations per operator label. */
   byLabel: Record<string, number>;
+  /** Step-size control of an adaptive solve (`step: { rtol, atol }`); absent for a fixed grid. */
+  adaptive?: AdaptiveStatistics;
+}
+
+/**
+ * What the step-size controller of an adaptive solve did (docs/continuous-depth.md). Work is counted in the
+ * enclosing {@link SolverStatistics}: `fieldEvaluations` counts every rate evaluation of accepted and rejected
+ * trial steps and of the starting-step estimate, and a first stage reused from the previous step (FSAL) is no
+ * evaluation; `steps` equals `accepted`.
+ */
+export interface AdaptiveStatistics {
+  /** Steps accepted (scaled error ≤ 1). */
+  accepted: number;
+  /** Trial steps rejected (scaled error > 1, or a non-finite trial state); each cost a full step of work. */
+  rejected: number;
+  /** The first trial step size (from `initialStep`, or the starting-step rule). */
+  initialStep: number;
+  /** The size of the last accepted step (often clipped to end exactly at t1). */
+  finalStep: number;
+  /** The smallest and largest accepted step (steps clipped to end at a save time, jump or t1 included). */
+  minStep: number;
+  maxStep: number;
+  /** The step the controller proposes after the last one: a good `initialStep` for a continuation from t1. */
+  nextStep: number;
 }
 
 /** Called after each sub-step of a splitting scheme (diagnostics; do not keep the field). */
@@ -49,6 +73,14 @@ export class StepContext {
   time(at: number): number {
     const margin = 1e-9 * this.dt;
     return Math.min(this.tn + this.dt - margin, Math.max(this.tn + margin, this.tn + at * this.dt));
+  }
+
+  /**
+   * The context of part of this step: from `t_n + at·Δt` over `fraction·Δt` (same step index, statistics and
+   * observer). Step doubling runs a scheme over the two halves of a step with `within(0, ½)` and `within(½, ½)`.
+   */
+  within(at: number, fraction: number): StepContext {
+    return new StepContext(this.stats, this.step, this.tn + at * this.dt, fraction * this.dt, this.observer);
   }
 
   /** Runs one sub-step on this step's stages 0 … j−1 and counts it. */

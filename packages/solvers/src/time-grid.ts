@@ -8,8 +8,8 @@ import { SolverError } from './errors.js';
 /** How to cut [t0, t1] into steps: a step size, or a number of steps per unit time. */
 export type StepControl = { readonly dt: number } | { readonly stepsPerUnit: number };
 
-/** The step boundaries `[t0, …, t1]` (N + 1 numbers, uniform). */
-export function timeGrid(t0: number, t1: number, control: StepControl): number[] {
+/** Throws a {@link SolverError} unless t0 and t1 are finite with t1 > t0. */
+export function checkSpan(t0: number, t1: number): void {
   if (typeof t0 !== 'number' || typeof t1 !== 'number' || !Number.isFinite(t0) || !Number.isFinite(t1)) {
     throw new SolverError('timeGrid: span', {
       expected: 'finite t0 and t1',
@@ -24,6 +24,11 @@ export function timeGrid(t0: number, t1: number, control: StepControl): number[]
       fix: 'integrate forward in time over a non-empty span',
     });
   }
+}
+
+/** The step boundaries `[t0, …, t1]` (N + 1 numbers, uniform). */
+export function timeGrid(t0: number, t1: number, control: StepControl): number[] {
+  checkSpan(t0, t1);
   let dt: number;
   if ('dt' in control) {
     dt = control.dt;

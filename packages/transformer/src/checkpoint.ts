@@ -9,6 +9,7 @@ import { describeValue, flattenTree, unflattenTree } from '@tide/backend';
 import {
   CheckpointError,
   gpt2KeyTable,
+  smoothControlsPrefix,
   readWithKeyTable,
   torchEncoderKeyTable,
   writeWithKeyTable,
@@ -16,9 +17,12 @@ import {
   type SafeTensor,
   type TensorToWrite,
 } from '@tide/formats';
+import { SCHEME_NAMES, type SchemeName } from './discretisation.js';
 import {
+  MAX_CONTROL_COEFFICIENTS,
   transformerModel,
   type Activation,
+  type ControlBasis,
   type ModelConfig,
   type ModelParameters,
   type TransformerModel,
@@ -57,6 +61,54 @@ function bool(file: string, cfg: Record<string, unknown>, key: string, fallback:
   return v;
 }
 
+/**
+ * `"tide_controls": { "basis": "legendre", "coefficients": K }` (docs/checkpoints.md, "Smooth controls"), or
+ * undefined when absent.
+ */
+function parseControls(file: string, raw: unknown): ControlBasis | undefined {
+  if (raw === undefined) return undefined;
+  const declared = (typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? raw : {}) as Record<
+    string,
+    unknown
+  >;
+  const k = declared['coefficients'];
+  if (
+    declared['basis'] !== 'legendre' ||
+    !Number.isInteger(k) ||
+    (k as number) < 1 ||
+    (k as number) > MAX_CONTROL_COEFFICIENTS
+  )
+    throw new CheckpointError(`${file}: "tide_controls"`, {
+      expected: `{ "basis": "legendre", "coefficients": K } with K an integer from 1 to ${MAX_CONTROL_COEFFICIENTS}`,
+      received: (JSON.stringify(raw) ?? describeValue(raw)).slice(0, 80),
+      fix: 'smooth controls are Legendre coefficient sets tide_controls.{k}.*; remove the field for a discrete network',
+    });
+  return { basis: 'legendre', coefficients: k as number };
+}
+
+/**
+ * The discretisation a checkpoint recommends for inference: `"tide": { "scheme", "stepsPerLayer" }` in
+ * config.json (what `tide train` records: the scheme it trained with), or `undefined` when absent.
+ */
+function parseRecommended(file: string, tide: Record<string, unknown>): ModelConfig['recommended'] {
+  if (tide['scheme'] === undefined) return undefined;
+  const scheme = tide['scheme'];
+  const k = tide['stepsPerLayer'] ?? 1;
+  if (typeof scheme !== 'string' || !(SCHEME_NAMES as readonly string[]).includes(scheme))
+    throw new CheckpointError(`${file}: "tide": "scheme"`, {
+      expected: `one of ${SCHEME_NAMES.join(', ')}`,
+      received: describeValue(scheme),
+      fix: 'record the scheme the model was trained with, or remove the field',
+    });
+  if (typeof k !== 'number' || !Number.isInteger(k) || k < 1 || k > 4096)
+    throw new CheckpointError(`${file}: "tide": "stepsPerLayer"`, {
+      expected: 'an integer from 1 to 4096',
+      received: describeValue(k),
+      fix: 'record the steps per layer the model was trained with, or remove the field',
+    });
+  return { scheme: scheme as SchemeName, stepsPerLayer: k };
+}
+
 /** Reads and validates a config.json (HF GPT-2 or a PyTorch encoder's constructor arguments). */
 export function parseConfig(raw: Record<string, unknown>, file = 'config.json'): ModelConfig {
   if (raw['model_type'] === 'gpt2') {
@@ -93,6 +145,8 @@ export function parseConfig(raw: Record<string, unknown>, file = 'config.json'):
     // GPT-2 is pre-LN; a post-LN model trained by TIDE records "tide": { "norm_first": false }.
     const tideMeta = (raw['tide'] ?? {}) as Record<string, unknown>;
     const normFirst = bool(`${file}: "tide"`, tideMeta, 'norm_first', true);
+    const controls = parseControls(file, raw['tide_controls']);
+    const recommended = parseRecommended(file, tideMeta);
     return {
       layout: 'gpt2',
       dModel: d,
@@ -107,9 +161,17 @@ export function parseConfig(raw: Record<string, unknown>, file = 'config.json'):
       finalNorm: true,
       vocabSize: V,
       positions: int(file, raw, 'n_positions'),
+      ...(controls && { controls }),
+      ...(recommended && { recommended }),
     };
   }
   if (raw['format'] === 'torch-transformer-encoder') {
+    if (raw['tide_controls'] !== undefined)
+      throw new CheckpointError(`${file}: "tide_controls"`, {
+        expected: 'smooth controls only in the GPT-2 layout ("model_type": "gpt2")',
+        received: 'a torch-transformer-encoder config with "tide_controls"',
+        fix: 'remove "tide_controls" (an encoder checkpoint holds one parameter set per layer)',
+      });
     const act = raw['activation'] ?? 'relu';
     if (act !== 'relu' && act !== 'gelu')
       throw new CheckpointError(`${file}: "activation"`, {
@@ -145,11 +207,30 @@ export function parseConfig(raw: Record<string, unknown>, file = 'config.json'):
   });
 }
 
-/** The key table of a config's layout (`untiedHead`: GPT-2 with its own `lm_head.weight`). */
+/**
+ * The key table of a config's layout. With smooth controls (GPT-2 layout only) the table holds the K
+ * coefficient sets under `tide_controls.{k}.` instead of the layers `h.{i}.`.
+ */
 export function keyTableFor(cfg: ModelConfig): KeyTable {
-  const sizes = { layers: cfg.numLayers, dModel: cfg.dModel, dFeedforward: cfg.dFeedforward };
+  const controls = cfg.controls;
+  const sizes = {
+    layers: controls?.coefficients ?? cfg.numLayers,
+    dModel: cfg.dModel,
+    dFeedforward: cfg.dFeedforward,
+  };
+  if (controls !== undefined && cfg.layout !== 'gpt2')
+    throw new CheckpointError(`${cfg.layout} layout: smooth controls`, {
+      expected: 'smooth controls only in the GPT-2 layout',
+      received: `a ${cfg.layout} model with ${controls.coefficients} Legendre coefficient sets`,
+      fix: 'store smooth-control models as GPT-2 checkpoints (docs/checkpoints.md, "Smooth controls")',
+    });
   return cfg.layout === 'gpt2'
-    ? gpt2KeyTable({ ...sizes, vocabSize: cfg.vocabSize!, positions: cfg.positions! })
+    ? gpt2KeyTable({
+        ...sizes,
+        vocabSize: cfg.vocabSize!,
+        positions: cfg.positions!,
+        ...(controls !== undefined && { layerPrefix: smoothControlsPrefix }),
+      })
     : torchEncoderKeyTable({ ...sizes, finalNorm: cfg.finalNorm });
 }
 
@@ -213,10 +294,27 @@ export function modelConfigJson(model: TransformerModel, extra: Record<string, u
       activation_function: c.activation === 'gelu' ? 'gelu' : 'gelu_new',
       ...(c.tokenizer?.type === 'chars' && { tide_tokenizer: { type: 'chars', alphabet: c.tokenizer.alphabet } }),
       ...extra,
+      // The recommended discretisation survives a save, under what `extra` records in "tide".
+      ...(c.recommended && {
+        tide: {
+          scheme: c.recommended.scheme,
+          stepsPerLayer: c.recommended.stepsPerLayer,
+          ...(extra['tide'] as Record<string, unknown> | undefined),
+        },
+      }),
+      // Smooth controls: n_layer is the depth T; the weights hold K coefficient sets tide_controls.{k}.*.
+      ...(c.controls && { tide_controls: { basis: c.controls.basis, coefficients: c.controls.coefficients } }),
       // A post-LN model trained by TIDE says so under "tide", whatever else `extra` records there.
-      ...(!c.normFirst && { tide: { ...(extra['tide'] as Record<string, unknown> | undefined), norm_first: false } }),
+      ...(!c.normFirst && {
+        tide: {
+          ...(c.recommended && { scheme: c.recommended.scheme, stepsPerLayer: c.recommended.stepsPerLayer }),
+          ...(extra['tide'] as Record<string, unknown> | undefined),
+          norm_first: false,
+        },
+      }),
     };
   }
+  if (c.controls !== undefined) keyTableFor(c); // throws: smooth controls are stored in the GPT-2 layout only
   return {
     format: 'torch-transformer-encoder',
     d_model: c.dModel,

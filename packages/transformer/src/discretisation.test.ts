@@ -44,7 +44,7 @@ describe('checkDiscretisationOptions', () => {
     [
       'an unknown scheme',
       { scheme: 'midpoint' },
-      /^scheme: expected one of exact, lie, strang, euler, heun, rk4, received "midpoint"\. Fix: pass --scheme exact\|lie\|strang\|euler\|heun\|rk4$/,
+      /^scheme: expected one of exact, lie, strang, euler, heun, rk4, dopri5, bosh3, received "midpoint"\. Fix: pass --scheme exact\|lie\|strang\|euler\|heun\|rk4\|dopri5\|bosh3$/,
     ],
     ['a scheme that is not a string', { scheme: 3 }, /^scheme: expected one of .*, received 3\. Fix: pass --scheme /],
     [

@@ -2,13 +2,24 @@
  * Autoregressive generation: repeatedly solve the model over its depth on the current sequence and append a
  * token chosen from the last position's logits — greedily (temperature 0) or sampled with temperature and
  * top-k from a seeded generator (reproducible).
+ *
+ * By default the solve is incremental (docs/integral-attention.md, "Incremental causal solves"): a key/value
+ * cache holds the keys and values of every attention evaluation for the tokens already solved, so each new
+ * token is one causal solve of one token — O(N) per token instead of re-solving the whole window, O(N²).
  */
 import { tf, describeValue, seededRandom } from '@tide/backend';
-import { checkDiscretisationOptions, type DiscretisationOptions } from './discretisation.js';
+import { KeyValueCache } from '@tide/attention';
+import {
+  ADAPTIVE_SCHEMES,
+  checkControlsOptions,
+  checkDiscretisationOptions,
+  type DiscretisationOptions,
+} from './discretisation.js';
 import { InputError } from './errors.js';
 import type { ForwardBudget } from './budget.js';
-import { forward } from './forward.js';
+import { forward, type ForwardOptions } from './forward.js';
 import { isLanguageModel, type TransformerModel } from './model.js';
+import { checkTokenGridOption, type TokenGridOption } from './token-grid.js';
 
 /** Options of {@link generate}. */
 export interface GenerateOptions extends DiscretisationOptions {
@@ -22,6 +33,20 @@ export interface GenerateOptions extends DiscretisationOptions {
   readonly seed?: number;
   /** Memory and work limits of each forward solve (see `forward`). */
   readonly budget?: ForwardBudget;
+  /**
+   * The token quadrature of each forward solve (see `forward`; docs/domains-and-quadrature.md); default: the
+   * tokens themselves. On a resampled grid the logits of the last token come from interpolation.
+   */
+  readonly tokenGrid?: TokenGridOption;
+  /**
+   * Solve incrementally with a key/value cache (default `true`): the same tokens as re-solving the window for
+   * every token, at O(N) instead of O(N²) attention work per token. It applies to causal models on the default
+   * token grid; with another `tokenGrid` (a resampled grid is not causal) generation re-solves the window for
+   * every token. Once the sequence is longer than n_positions, every new token shifts the window's positions:
+   * the cache is then rebuilt from the window at each token (a full window solve, as without the cache).
+   * `false`: always re-solve the window.
+   */
+  readonly cache?: boolean;
 }
 
 /** Picks the next token from logits (greedy or sampled). */
@@ -49,15 +74,62 @@ export function pickToken(
   return kept[kept.length - 1]!;
 }
 
-/** Appends `maxNewTokens` tokens to `prompt` (ids); returns the new ids only. */
+/** The last row of logits `[1, n, V]` as numbers. */
+function lastRow(logits: tf.Tensor3D): Float32Array {
+  const n = logits.shape[1];
+  return tf.tidy(() => tf.slice(logits, [0, n - 1, 0], [1, 1, -1]).dataSync() as Float32Array);
+}
+
+/** `forward` on token ids; the ids tensor and the output are freed (also when the solve throws). */
+function lastLogits(model: TransformerModel, ids: readonly number[], options: ForwardOptions): Float32Array {
+  const input = tf.tensor2d([ids as number[]], [1, ids.length], 'int32');
+  try {
+    const result = forward(model, { inputIds: input }, options);
+    try {
+      return lastRow(result.output);
+    } finally {
+      result.output.dispose();
+    }
+  } finally {
+    input.dispose();
+  }
+}
+
+/**
+ * Appends `maxNewTokens` tokens to `prompt` (ids); returns the new ids only. With the key/value cache (the
+ * default) the prompt is solved once and each new token incrementally; the cache is freed at the end, also
+ * when a solve throws. {@link generateTokens} yields the same tokens one at a time.
+ */
 export function generate(model: TransformerModel, prompt: readonly number[], options: GenerateOptions = {}): number[] {
+  return [...generateTokens(model, prompt, options)];
+}
+
+/**
+ * The tokens of {@link generate}, yielded one at a time as each is chosen (a page can draw the text as it grows
+ * and yield to the browser between tokens). The options are checked before the first token, when the iterator is
+ * created; the key/value cache is freed when the iteration ends — finished, stopped early (`break`, `return()`)
+ * or failed.
+ */
+export function generateTokens(
+  model: TransformerModel,
+  prompt: readonly number[],
+  options: GenerateOptions = {},
+): IterableIterator<number> {
   if (!isLanguageModel(model))
     throw new InputError('generate', {
       expected: 'a language model (GPT-2 layout)',
       received: `a ${model.config.layout} model`,
       fix: 'generation needs an LM head',
     });
-  checkDiscretisationOptions(options);
+  const { scheme, stepsPerLayer, schedule } = checkDiscretisationOptions(options);
+  checkControlsOptions(model.config, options);
+  const grid = checkTokenGridOption(options.tokenGrid);
+  if (options.cache !== undefined && typeof options.cache !== 'boolean')
+    throw new InputError('generate: cache', {
+      expected: 'true or false',
+      received: describeValue(options.cache),
+      fix: 'leave it out to use the key/value cache where it applies',
+    });
   const count = options.maxNewTokens ?? 32;
   const temperature = options.temperature ?? 0;
   if (!Number.isInteger(count) || count < 0)
@@ -88,18 +160,39 @@ export function generate(model: TransformerModel, prompt: readonly number[], opt
   const next = seededRandom(options.seed ?? 0);
   const P = model.config.positions!;
   const ids = [...prompt];
-  const out: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const window = ids.slice(-P);
-    const input = tf.tensor2d([window], [1, window.length], 'int32');
-    const result = forward(model, { inputIds: input }, options);
-    const last = tf.tidy(
-      () => tf.slice(result.output, [0, window.length - 1, 0], [1, 1, -1]).dataSync() as Float32Array,
-    );
-    tf.dispose([input, result.output]);
-    const token = pickToken(last, temperature, options.topK, next);
-    ids.push(token);
-    out.push(token);
+  const solveOptions: ForwardOptions = {
+    scheme,
+    stepsPerLayer,
+    schedule,
+    ...(options.budget !== undefined && { budget: options.budget }),
+    ...(options.tokenGrid !== undefined && { tokenGrid: options.tokenGrid }),
+    ...(options.tolerance !== undefined && { tolerance: options.tolerance }),
+  };
+  // The incremental solve needs the causal sub-domain on the token grid itself.
+  const cached =
+    options.cache !== false && model.config.causal && grid.rule === 'tokens' && !ADAPTIVE_SCHEMES.includes(scheme);
+  return tokens();
+
+  function* tokens(): IterableIterator<number> {
+    const cache = cached ? new KeyValueCache({ label: 'generate: key/value cache' }) : undefined;
+    try {
+      for (let i = 0; i < count; i++) {
+        let last: Float32Array;
+        if (cache === undefined) {
+          last = lastLogits(model, ids.slice(-P), solveOptions); // the whole window, every token
+        } else {
+          // Within n_positions: solve the tokens the cache does not hold yet (the prompt, then the last token).
+          // Beyond: the window's positions shift with every token, so the cache is rebuilt from the window.
+          if (ids.length > P) cache.clear();
+          const fresh = ids.length > P ? ids.slice(-P) : ids.slice(cache.tokens);
+          last = lastLogits(model, fresh, { ...solveOptions, cache });
+        }
+        const token = pickToken(last, temperature, options.topK, next);
+        ids.push(token);
+        yield token;
+      }
+    } finally {
+      cache?.dispose();
+    }
   }
-  return out;
 }

@@ -13,7 +13,7 @@
  * not owned.
  */
 import { tf } from '@tide/backend';
-import { IntegralAttention } from '@tide/attention';
+import { IntegralAttention, type KeyValueCache } from '@tide/attention';
 import type { PointwiseStep, Projection, VectorField } from '@tide/domain';
 import {
   FeatureIncrement,
@@ -31,8 +31,17 @@ export function feedforwardActivation(activation: Activation): FeedforwardActiva
   return activation === 'relu' ? 'relu' : activation === 'gelu' ? 'gelu-erf' : 'gelu-tanh';
 }
 
-function attentionOf(layer: LayerParameters, cfg: ModelConfig, index: number): IntegralAttention {
-  return new IntegralAttention(layer.attention, { heads: cfg.heads, causal: cfg.causal }, `attention[${index}]`);
+function attentionOf(
+  layer: LayerParameters,
+  cfg: ModelConfig,
+  index: number,
+  cache: KeyValueCache | undefined,
+): IntegralAttention {
+  return new IntegralAttention(
+    layer.attention,
+    { heads: cfg.heads, causal: cfg.causal, ...(cache !== undefined && { cache }) },
+    `attention[${index}]`,
+  );
 }
 
 /** The two rates of a pre-LN layer. */
@@ -42,9 +51,12 @@ export interface PreLnRates {
   dispose(): void;
 }
 
-/** The rates `G₁`, `G₂` of a pre-LN layer (GPT-2, `norm_first`). They own no tensors. */
-export function preLnRates(layer: LayerParameters, cfg: ModelConfig, index = 0): PreLnRates {
-  const attention = attentionOf(layer, cfg, index);
+/**
+ * The rates `G₁`, `G₂` of a pre-LN layer (GPT-2, `norm_first`). They own no tensors. With a key/value `cache`
+ * (causal models) the attention evaluates incrementally, one cache slot per evaluation (`@tide/attention`).
+ */
+export function preLnRates(layer: LayerParameters, cfg: ModelConfig, index = 0, cache?: KeyValueCache): PreLnRates {
+  const attention = attentionOf(layer, cfg, index, cache);
   const norm = new LayerNormConstraint({ epsilon: cfg.epsilon }, `norm[${index}]`);
   const affine1 = new AffineStep(layer.norm1.gamma, layer.norm1.beta, `affine1[${index}]`);
   const affine2 = new AffineStep(layer.norm2.gamma, layer.norm2.beta, `affine2[${index}]`);
@@ -71,12 +83,20 @@ export interface PostLnOperators {
   dispose(): void;
 }
 
-/** The operators of a post-LN layer; `dispose` frees the two increments it derives. */
-export function postLnOperators(layer: LayerParameters, cfg: ModelConfig, index = 0): PostLnOperators {
+/**
+ * The operators of a post-LN layer; `dispose` frees the two increments it derives. With a key/value `cache`
+ * (causal models) the attention evaluates incrementally, as in {@link preLnRates}.
+ */
+export function postLnOperators(
+  layer: LayerParameters,
+  cfg: ModelConfig,
+  index = 0,
+  cache?: KeyValueCache,
+): PostLnOperators {
   const { w1, b1, w2, b2 } = layer.feedforward;
   const [inc1, inc2] = tf.tidy(() => [toIncrement(w1), toIncrement(w2)]); // [d, d_ff], [d_ff, d]
   return {
-    attention: attentionOf(layer, cfg, index),
+    attention: attentionOf(layer, cfg, index, cache),
     norm1: new LayerNormConstraint({ epsilon: cfg.epsilon }, `norm1[${index}]`),
     affine1: new AffineStep(layer.norm1.gamma, layer.norm1.beta, `affine1[${index}]`),
     ffn1: new FeatureIncrement(inc1!, b1, `ffn1[${index}]`),

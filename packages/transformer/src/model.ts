@@ -9,6 +9,7 @@ import { disposeTree, type tf } from '@tide/backend';
 import type { AttentionParameters } from '@tide/attention';
 import type { FeedforwardParameters } from '@tide/feedforward';
 import type { TokenizerSpec } from '@tide/formats';
+import type { SchemeName } from './discretisation.js';
 
 /** How the layer's FFN activates: ReLU (a projection), exact GELU, or GPT-2's tanh GELU. */
 export type Activation = 'relu' | 'gelu' | 'gelu_new';
@@ -36,7 +37,14 @@ export interface EmbeddingParameters {
   readonly head?: tf.Tensor2D;
 }
 
-/** Every parameter of a model, as one tree (paths such as `layers.0.attention.wq`). */
+/**
+ * Every parameter of a model, as one tree (paths such as `layers.0.attention.wq`).
+ *
+ * `layers` holds one {@link LayerParameters} set per layer for a discrete network (θ piecewise constant, layer i
+ * on [i, i+1)), or — for a model with smooth controls ({@link ModelConfig.controls}) — the K Legendre coefficient
+ * sets c_0, …, c_{K−1} of θ(t) = Σ_k c_k P_k(2t/T − 1) on [0, T]: then `layers[k]` is coefficient k, not a layer,
+ * and `layers.length` is K, not the depth T = `config.numLayers`.
+ */
 export interface ModelParameters {
   readonly layers: readonly LayerParameters[];
   /** The final projection's affine map (GPT-2's `ln_f`, an encoder's `norm`). */
@@ -45,13 +53,36 @@ export interface ModelParameters {
   readonly embeddings?: EmbeddingParameters;
 }
 
+/** The most Legendre coefficients a smooth-control model may have (checked when a checkpoint is read). */
+export const MAX_CONTROL_COEFFICIENTS = 64;
+
+/**
+ * Smooth controls (paper §2, the Transformer as a controlled ODE `u_t = G(u, θ(t))` on [0, T];
+ * docs/continuous-depth.md): θ(t) = Σ_{k<K} c_k P_k(s), `s = 2t/T − 1`, P_k the Legendre polynomials, with
+ * `coefficients` = K (1 … {@link MAX_CONTROL_COEFFICIENTS}). Stored in the GPT-2 layout under
+ * `tide_controls.{k}.…` (docs/checkpoints.md, "Smooth controls").
+ */
+export interface ControlBasis {
+  readonly basis: 'legendre';
+  readonly coefficients: number;
+}
+
 /** The architecture read from a config. */
 export interface ModelConfig {
+  /**
+   * The discretisation the checkpoint recommends for inference (`"tide": { "scheme", "stepsPerLayer" }` in
+   * config.json: the scheme it was trained with); see `recommendedDiscretisation`.
+   */
+  readonly recommended?: { readonly scheme: SchemeName; readonly stepsPerLayer: number };
   /** The checkpoint layout: a PyTorch encoder (takes hidden states) or an HF GPT-2 language model (takes token ids). */
   readonly layout: 'torch-encoder' | 'gpt2';
   readonly dModel: number;
   readonly heads: number;
   readonly dFeedforward: number;
+  /**
+   * The depth T: the time horizon [0, T] of the solve (the number of layers of a discrete network). With smooth
+   * `controls` the parameter tree's `layers` holds the K coefficient sets instead, and T stays the depth.
+   */
   readonly numLayers: number;
   readonly activation: Activation;
   /** Pre-LN (`norm_first`, GPT-2) or post-LN. */
@@ -64,6 +95,11 @@ export interface ModelConfig {
   /** Language models only: vocabulary size and context length. */
   readonly vocabSize?: number;
   readonly positions?: number;
+  /**
+   * Smooth controls θ(t) in a Legendre basis: `parameters.layers` then holds the K coefficient sets (see
+   * {@link ModelParameters}). Absent for a discrete network (one parameter set per layer).
+   */
+  readonly controls?: ControlBasis;
 }
 
 /** A loaded model. It owns its tensors: {@link TransformerModel.dispose} frees them. */

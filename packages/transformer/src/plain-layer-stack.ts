@@ -5,6 +5,7 @@
  * "plain tfjs" peer of the benchmarks.
  */
 import { tf } from '@tide/backend';
+import { DiscretisationError } from './errors.js';
 import type { Activation, LayerParameters, TransformerModel } from './model.js';
 
 function layerNorm(x: tf.Tensor3D, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number): tf.Tensor3D {
@@ -61,6 +62,12 @@ export function plainLayerStack(
   input: { input?: tf.Tensor3D; inputIds?: tf.Tensor2D; keep?: tf.Tensor2D },
 ): tf.Tensor3D {
   const cfg = model.config;
+  if (cfg.controls !== undefined)
+    throw new DiscretisationError('plainLayerStack', {
+      expected: 'a discrete network (one parameter set per layer)',
+      received: `a model with smooth controls (${cfg.controls.coefficients} Legendre coefficient sets)`,
+      fix: 'a smooth-control model has no layers to stack: solve it with forward(model, input, { scheme: "rk4", stepsPerLayer })',
+    });
   const { layers, finalNorm, embeddings } = model.parameters;
   return tf.tidy(() => {
     let u: tf.Tensor3D;

@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+// `npm run bench:peers`: the three peer benchmarks in sequence — forward-vs-ort.mjs (tide forward against ONNX
+// Runtime and PyTorch, whole processes, and kernels per layer), generation.mjs (tokens per second with the
+// key/value cache against PyTorch with past keys/values) and training.mjs (training tokens per second against
+// PyTorch, and a profile of one TIDE step). Each writes its JSON under reports/bench/.
+//
+// usage: npm run bench:peers [-- --smoke] [--repeats N] [--keep]
+//   (the options are passed to every driver; a driver that fails, e.g. for want of a peer, says why in one line,
+//   and the others still run; the exit status is then 1)
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { here } from './peers-common.mjs';
+
+const args = process.argv.slice(2);
+for (let i = 0; i < args.length; i++) {
+  const a = args[i];
+  if (a === '--smoke' || a === '--keep') continue;
+  if (a === '--repeats' && /^\d+$/.test(args[i + 1] ?? '')) {
+    i++;
+    continue;
+  }
+  console.error(`bench:peers: unknown argument "${a}"; usage: npm run bench:peers [-- --smoke] [--repeats N] [--keep]`);
+  process.exit(2);
+}
+const failed = [];
+for (const driver of ['forward-vs-ort.mjs', 'generation.mjs', 'training.mjs']) {
+  console.log(`\n=== ${driver} ${args.join(' ')}`.trimEnd());
+  const r = spawnSync(process.execPath, [join(here, driver), ...args], { stdio: 'inherit' });
+  if (r.status !== 0) failed.push(driver);
+}
+if (failed.length > 0) {
+  console.error(`\nbench:peers: ${failed.join(', ')} failed (see above)`);
+  process.exit(1);
+}
