@@ -56,6 +56,12 @@ export interface ForwardOptions extends DiscretisationOptions {
   /** Memory and work limits, checked from the shapes before anything is allocated (defaults: 2 GiB, 10¹³). */
   readonly budget?: ForwardBudget;
   /**
+   * Read out only the last token (`output` is `[B, 1, ·]`): what generation needs. The readout is pointwise in x,
+   * so this is the full output's last row, without the LM head's work on every other position. Only on the
+   * default token grid (a resampled grid's output is interpolated from every point).
+   */
+  readonly lastTokenOnly?: boolean;
+  /**
    * The token quadrature the solve runs on (docs/domains-and-quadrature.md); default: the tokens themselves.
    *
    * The input u₀ `[B, N, d]` (embedded tokens, or an encoder's hidden states) is a field on the midpoint grid of
@@ -215,6 +221,18 @@ export function forward(model: TransformerModel, input: ForwardInput, options: F
   checkTokenGridInput(grid, input?.tokenWeights !== undefined);
   const offset = checkIncremental(model, input, options ?? {}, grid);
   const cache = options?.cache;
+  if (options?.lastTokenOnly !== undefined && typeof options.lastTokenOnly !== 'boolean')
+    throw new InputError('forward: lastTokenOnly', {
+      expected: 'true or false',
+      received: describeValue(options.lastTokenOnly),
+      fix: 'leave it out for every token',
+    });
+  if (options?.lastTokenOnly && grid.rule !== 'tokens')
+    throw new DiscretisationError('forward: lastTokenOnly', {
+      expected: "the default token grid ('tokens')",
+      received: describeTokenGrid(grid),
+      fix: "a resampled grid's output at a token is interpolated from every point: read out all tokens",
+    });
   if (checked.tolerance !== undefined && (options.saveSteps || options.onSubStep))
     throw new DiscretisationError('tolerance', {
       expected: 'saveLayers or no saved states with an adaptive solve',
@@ -254,6 +272,18 @@ export function forward(model: TransformerModel, input: ForwardInput, options: F
       ...(options.onSubStep && { onSubStep: options.onSubStep }),
     });
     const solveGrid = sol.u.tokenGrid;
+    if (options.lastTokenOnly) {
+      const [b, m, d] = sol.u.values.shape;
+      const last = field(tf.slice(sol.u.values, [0, m - 1, 0], [b, 1, d])); // [B, 1, d]
+      try {
+        readout = disc.readout(last); // [B, 1, d] or [B, 1, V]
+      } finally {
+        last.dispose();
+      }
+      sol.u.dispose();
+      cache?.commit();
+      return { output: readout, states: sol.states, stats: sol.stats, description };
+    }
     readout = disc.readout(sol.u); // [B, M, d] or [B, M, V]
     sol.u.dispose();
     cache?.commit(); // the new tokens' keys and values join the cache

@@ -77,14 +77,21 @@ export function pickToken(
 /** The last row of logits `[1, n, V]` as numbers. */
 function lastRow(logits: tf.Tensor3D): Float32Array {
   const n = logits.shape[1];
-  return tf.tidy(() => tf.slice(logits, [0, n - 1, 0], [1, 1, -1]).dataSync() as Float32Array);
+  const row = tf.slice(logits, [0, n - 1, 0], [1, 1, -1]); // [1, 1, V]
+  try {
+    return row.dataSync() as Float32Array; // outside tf.tidy, which would walk the V values it returns
+  } finally {
+    row.dispose();
+  }
 }
 
 /** `forward` on token ids; the ids tensor and the output are freed (also when the solve throws). */
 function lastLogits(model: TransformerModel, ids: readonly number[], options: ForwardOptions): Float32Array {
   const input = tf.tensor2d([ids as number[]], [1, ids.length], 'int32');
   try {
-    const result = forward(model, { inputIds: input }, options);
+    // Only the last row is needed: on the token grid itself the readout (final norm, LM head) skips the others.
+    const onTokens = options.tokenGrid === undefined || options.tokenGrid === 'tokens';
+    const result = forward(model, { inputIds: input }, { ...options, ...(onTokens && { lastTokenOnly: true }) });
     try {
       return lastRow(result.output);
     } finally {
