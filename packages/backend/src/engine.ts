@@ -16,10 +16,13 @@ import * as webglBackend from '@tensorflow/tfjs-backend-webgl';
 import { BackendError, describeValue } from './errors.js';
 import { registerGradients } from './gradients.js';
 import { runtimeEnvironment, type RuntimeEnvironment } from './environment.js';
+import { installWasmMatMul } from './kernels/wasm-matmul.js';
 
 /** The modules whose loading registers the backends and gradients (kept so the imports are not elided). */
 const REGISTRATIONS = [cpuBackend, wasmBackend, webglBackend] as const;
 void REGISTRATIONS;
+// The wasm backend's transposed products made explicit (kernels/wasm-matmul.ts): once its kernels are registered.
+installWasmMatMul();
 
 /** The backends TIDE knows, fastest first. */
 export const BACKEND_NAMES = ['webgl', 'wasm', 'cpu'] as const;

@@ -22,6 +22,7 @@ export { MASKED_SCORE, checkAttentionCore } from './kernels/attention-core.js';
 export type { AttentionCoreInputs, AttentionCoreSizes } from './kernels/attention-core.js';
 export { blockedAttention, defaultAttentionBlock, BLOCK_BUDGET } from './kernels/blocked-attention.js';
 export { fusedAttentionWebgl, defaultFusedTile, FUSED_TILE_BUDGET } from './kernels/fused-attention-webgl.js';
+export { installWasmMatMul, wasmMatMulInstalled } from './kernels/wasm-matmul.js';
 export { treeLeaves, flattenTree, mapTree, zipTrees, unflattenTree, disposeTree, TreeError } from './tensor-tree.js';
 export type { TensorTree, TreeLike } from './tensor-tree.js';
 export { seededRandom } from './random.js';

@@ -77,7 +77,9 @@ export function geluStep(form: GeluForm = 'erf'): GeluStep {
 export function gelu<T extends tf.Tensor>(x: T, form: GeluForm = 'erf'): T {
   return tf.tidy(() => {
     if (form === 'erf') return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2)))) as T;
-    const inner = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI));
+    // x³ as x·x²: tf.pow costs 6× as much on wasm (and its gradient is another pow).
+    const cube = tf.mul(x, tf.square(x));
+    const inner = tf.mul(tf.add(x, tf.mul(cube, 0.044715)), Math.sqrt(2 / Math.PI));
     return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(inner))) as T;
   });
 }

@@ -1,0 +1,85 @@
+// The wasm BatchMatMul with explicit transposes: the same products and gradients as the cpu backend, the
+// original kernel for batched products, and no data left in the backend.
+import { describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
+import { expectClose } from '../testing/index.js';
+import { initEngine } from '../engine.js';
+import { wasmMatMulInstalled } from './wasm-matmul.js';
+
+/** Computes `f` on cpu and on wasm from the same host data; returns both results as host arrays. */
+async function onBoth(f: () => tf.Tensor | tf.Tensor[]): Promise<{ cpu: Float32Array[]; wasm: Float32Array[] }> {
+  const out: Record<string, Float32Array[]> = {};
+  for (const backend of ['cpu', 'wasm'] as const) {
+    await initEngine({ backend });
+    const r = tf.tidy(f);
+    const list = Array.isArray(r) ? r : [r];
+    out[backend] = list.map((t) => t.dataSync() as Float32Array);
+    tf.dispose(list);
+  }
+  return { cpu: out['cpu']!, wasm: out['wasm']! };
+}
+
+describe('wasm BatchMatMul with explicit transposes', () => {
+  it('is installed by loading the engine', () => {
+    expect(wasmMatMulInstalled()).toBe(true);
+  });
+
+  it('a·bᵀ, aᵀ·b and aᵀ·bᵀ (rank 2 and a batch of one) equal the cpu products', async () => {
+    const a = Array.from({ length: 37 * 29 }, (_, i) => Math.sin(i));
+    const b = Array.from({ length: 29 * 23 }, (_, i) => Math.cos(1.3 * i));
+    const cases: [string, () => tf.Tensor][] = [
+      ['a·bᵀ', () => tf.matMul(tf.tensor2d(a, [37, 29]), tf.tensor2d(b, [23, 29]), false, true)],
+      ['aᵀ·b', () => tf.matMul(tf.tensor2d(a, [29, 37]), tf.tensor2d(b, [29, 23]), true, false)],
+      ['aᵀ·bᵀ', () => tf.matMul(tf.tensor2d(a, [29, 37]), tf.tensor2d(b, [23, 29]), true, true)],
+      ['batch of one', () => tf.matMul(tf.tensor3d(a, [1, 37, 29]), tf.tensor3d(b, [1, 23, 29]), false, true)],
+      [
+        'one row times a transposed matrix (original kernel)',
+        () => tf.matMul(tf.tensor2d(a.slice(0, 29), [1, 29]), tf.tensor2d(b, [23, 29]), false, true),
+      ],
+      [
+        'aᵀ·bᵀ with 3 rows: only a made explicit',
+        () => tf.matMul(tf.tensor2d(a.slice(0, 29 * 3), [29, 3]), tf.tensor2d(b, [23, 29]), true, true),
+      ],
+      [
+        'batched (original kernel)',
+        () =>
+          tf.matMul(
+            tf.tensor3d(a.slice(0, 2 * 17 * 29), [2, 17, 29]),
+            tf.tensor3d(b.slice(0, 2 * 11 * 29), [2, 11, 29]),
+            false,
+            true,
+          ),
+      ],
+    ];
+    for (const [name, f] of cases) {
+      const { cpu, wasm } = await onBoth(f);
+      expectClose(wasm[0]!, cpu[0]!, { rtol: 1e-5, atol: 1e-5 }, name);
+    }
+  });
+
+  it('gradients of a·bᵀ (which are products with transposes themselves) equal the cpu ones', async () => {
+    const a = Array.from({ length: 12 * 7 }, (_, i) => Math.sin(0.7 * i));
+    const b = Array.from({ length: 5 * 7 }, (_, i) => Math.cos(0.3 * i));
+    const { cpu, wasm } = await onBoth(() =>
+      tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.square(tf.matMul(x, y, false, true))))([
+        tf.tensor2d(a, [12, 7]),
+        tf.tensor2d(b, [5, 7]),
+      ]),
+    );
+    for (let i = 0; i < 2; i++) expectClose(wasm[i]!, cpu[i]!, { rtol: 1e-5, atol: 1e-5 });
+  });
+
+  it('frees its explicit transposes: no data left in the backend', async () => {
+    await initEngine({ backend: 'wasm' });
+    const a = tf.randomNormal([64, 32]);
+    const b = tf.randomNormal([16, 32]);
+    const backend = tf.engine().backend;
+    const before = backend.numDataIds();
+    const tensors = tf.memory().numTensors;
+    for (let i = 0; i < 5; i++) tf.matMul(a, b, false, true).dispose();
+    tf.matMul(a, a, true, false).dispose(); // aᵀ·a
+    expect(backend.numDataIds()).toBe(before);
+    expect(tf.memory().numTensors).toBe(tensors);
+    tf.dispose([a, b]);
+  });
+});
