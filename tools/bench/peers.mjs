@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// `npm run bench:peers`: the three peer benchmarks in sequence — forward-vs-ort.mjs (tide forward against ONNX
+// `npm run bench:peers`: start-up (startup.mjs: `tide --help` and `tide inspect`), then the three peer benchmarks
+// in sequence — forward-vs-ort.mjs (tide forward against ONNX
 // Runtime and PyTorch, whole processes, and kernels per layer), generation.mjs (tokens per second with the
 // key/value cache against PyTorch with past keys/values) and training.mjs (training tokens per second against
 // PyTorch, and a profile of one TIDE step). Each writes its JSON under reports/bench/.
@@ -23,7 +24,7 @@ for (let i = 0; i < args.length; i++) {
   process.exit(2);
 }
 const failed = [];
-for (const driver of ['forward-vs-ort.mjs', 'generation.mjs', 'training.mjs']) {
+for (const driver of ['startup.mjs', 'forward-vs-ort.mjs', 'generation.mjs', 'training.mjs']) {
   console.log(`\n=== ${driver} ${args.join(' ')}`.trimEnd());
   const r = spawnSync(process.execPath, [join(here, driver), ...args], { stdio: 'inherit' });
   if (r.status !== 0) failed.push(driver);
