@@ -155,6 +155,7 @@ export async function initEngine(options: EngineOptions = {}): Promise<EngineInf
     checkWasmPaths(options.wasmPaths);
     wasmBackend.setWasmPaths(options.wasmPaths as Parameters<typeof wasmBackend.setWasmPaths>[0]);
   }
+  installWasmMatMul(); // idempotent: for a wasm backend registered after this module loaded
   if (!tf.env().getBool('PROD')) tf.env().set('PROD', true);
   if (options.gradients ?? true) await registerGradients();
   const environment = runtimeEnvironment();

@@ -92,17 +92,20 @@ function checkOutputPath(output: string, inputs: readonly string[]): void {
 }
 
 /**
- * Flags as library options, unchanged: an absent flag takes the library's default. With a model and no scheme,
- * steps or tolerance flag, the model's recommended discretisation (what it was trained with) is the default.
+ * Flags as library options: an absent flag takes the library's default, except that with a model and no
+ * `--scheme` (nor a tolerance) the model's recommended discretisation (what it was trained with) is the default —
+ * its scheme, and its steps unless `--steps-per-layer` is given (for a network recommending `exact`, steps
+ * given mean Lie with that many steps, as before).
  */
 function discretisation(flags: DiscretisationFlags, model?: TransformerModel): DiscretisationOptions {
-  const named =
-    flags.scheme !== undefined ||
-    flags.stepsPerLayer !== undefined ||
-    flags.rtol !== undefined ||
-    flags.atol !== undefined;
+  // Without --scheme (and without a tolerance), the model's recommended scheme; its steps too unless given.
+  const recommended =
+    model !== undefined && flags.scheme === undefined && flags.rtol === undefined && flags.atol === undefined
+      ? recommendedDiscretisation(model)
+      : undefined;
   return {
-    ...(model !== undefined && !named && recommendedDiscretisation(model)),
+    ...(recommended !== undefined && { scheme: recommended.scheme, stepsPerLayer: recommended.stepsPerLayer }),
+    ...(recommended?.scheme === 'exact' && flags.stepsPerLayer !== undefined && { scheme: 'lie' as SchemeName }),
     ...(flags.scheme !== undefined && { scheme: flags.scheme as SchemeName }),
     ...(flags.stepsPerLayer !== undefined && { stepsPerLayer: flags.stepsPerLayer }),
     ...(flags.schedule !== undefined && { schedule: flags.schedule as 'piecewise' | 'linear' }),
@@ -368,6 +371,12 @@ export async function commandRun(
       const depthProgress = progressReporter(io, 'tide run: anytime depth');
       try {
         const { runDepthStudy } = await import('./depth-study.js');
+        if (JSON.stringify(continuous.config.tokenizer) !== JSON.stringify(model.config.tokenizer))
+          throw new CheckpointError(`${continuousDir}: config.json`, {
+            expected: 'the tokenizer of the model it is studied beside (both read the same text)',
+            received: `${continuous.config.tokenizer?.type ?? 'no'} tokenizer, against ${model.config.tokenizer?.type ?? 'none'}`,
+            fix: 'train the continuous model on the same alphabet (tide train --init-from the default model)',
+          });
         const heldOutFile = join(continuousDir, 'heldout.txt');
         checkRegularFile(
           heldOutFile,

@@ -72,19 +72,21 @@ export function depthTable(
   checkIds('depthTable: ids', model, ids);
   const sequence = ids.slice(-model.config.positions!);
   const input = tf.tensor2d([sequence as number[]], [1, sequence.length], 'int32'); // [1, N]
-  const reference = forward(model, { inputIds: input }, DEPTH_REFERENCE).output; // [1, N, V]
+  let reference: tf.Tensor3D | undefined;
   try {
+    reference = forward(model, { inputIds: input }, DEPTH_REFERENCE).output; // [1, N, V]
+    const ref = reference;
     return refinements.map(([label, options]) => {
       const r = forward(model, { inputIds: input }, options);
       try {
-        const maxAbs = tf.tidy(() => tf.max(tf.abs(tf.sub(r.output, reference))).dataSync()[0]!);
-        return { model: name, label, maxAbs, kl: meanKl(reference, r.output), evaluations: r.stats.fieldEvaluations };
+        const maxAbs = tf.tidy(() => tf.max(tf.abs(tf.sub(r.output, ref))).dataSync()[0]!);
+        return { model: name, label, maxAbs, kl: meanKl(ref, r.output), evaluations: r.stats.fieldEvaluations };
       } finally {
         r.output.dispose();
       }
     });
   } finally {
-    tf.dispose([input, reference]);
+    tf.dispose([input, ...(reference ? [reference] : [])]);
   }
 }
 
@@ -112,13 +114,16 @@ export function heldOutLoss(
     const targets = tf.tensor1d(window.slice(1), 'int32'); // [n]
     try {
       const r = forward(model, { inputIds: input }, options);
-      total += tf.tidy(() => {
-        const logits = tf.reshape(r.output, [n, -1]); // [n, V]
-        const logp = tf.logSoftmax(logits); // [n, V]
-        return -tf.mean(tf.sum(tf.mul(logp, tf.oneHot(targets, logits.shape[1]!)), -1)).dataSync()[0]!;
-      });
-      evaluations += r.stats.fieldEvaluations;
-      r.output.dispose();
+      try {
+        total += tf.tidy(() => {
+          const logits = tf.reshape(r.output, [n, -1]); // [n, V]
+          const logp = tf.logSoftmax(logits); // [n, V]
+          return -tf.mean(tf.sum(tf.mul(logp, tf.oneHot(targets, logits.shape[1]!)), -1)).dataSync()[0]!;
+        });
+        evaluations += r.stats.fieldEvaluations;
+      } finally {
+        r.output.dispose();
+      }
     } finally {
       tf.dispose([input, targets]);
     }

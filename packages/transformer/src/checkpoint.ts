@@ -90,7 +90,11 @@ function parseControls(file: string, raw: unknown): ControlBasis | undefined {
  * The discretisation a checkpoint recommends for inference: `"tide": { "scheme", "stepsPerLayer" }` in
  * config.json (what `tide train` records: the scheme it trained with), or `undefined` when absent.
  */
-function parseRecommended(file: string, tide: Record<string, unknown>): ModelConfig['recommended'] {
+function parseRecommended(
+  file: string,
+  tide: Record<string, unknown>,
+  form: { readonly normFirst: boolean; readonly smooth: boolean },
+): ModelConfig['recommended'] {
   if (tide['scheme'] === undefined) return undefined;
   const scheme = tide['scheme'];
   const k = tide['stepsPerLayer'] ?? 1;
@@ -106,6 +110,19 @@ function parseRecommended(file: string, tide: Record<string, unknown>): ModelCon
       received: describeValue(k),
       fix: 'record the steps per layer the model was trained with, or remove the field',
     });
+  // A recommendation the model can run (the rules of checkDiscretisationOptions and schemeForLayers).
+  const refuse = (received: string, fix: string) => {
+    throw new CheckpointError(`${file}: "tide": "scheme"`, {
+      expected: 'a discretisation this model can run',
+      received,
+      fix,
+    });
+  };
+  if (scheme === 'exact' && k !== 1)
+    refuse(`exact with ${k} steps per layer`, 'exact is one step per layer: record lie');
+  if (scheme === 'exact' && form.smooth) refuse('exact for smooth controls', 'record rk4 (what tide train uses)');
+  if (!form.normFirst && scheme !== 'exact' && scheme !== 'lie')
+    refuse(`${scheme} for a post-LN model`, 'post-LN layers are solved by Lie splitting: record lie or exact');
   return { scheme: scheme as SchemeName, stepsPerLayer: k };
 }
 
@@ -146,7 +163,7 @@ export function parseConfig(raw: Record<string, unknown>, file = 'config.json'):
     const tideMeta = (raw['tide'] ?? {}) as Record<string, unknown>;
     const normFirst = bool(`${file}: "tide"`, tideMeta, 'norm_first', true);
     const controls = parseControls(file, raw['tide_controls']);
-    const recommended = parseRecommended(file, tideMeta);
+    const recommended = parseRecommended(file, tideMeta, { normFirst, smooth: controls !== undefined });
     return {
       layout: 'gpt2',
       dModel: d,

@@ -211,7 +211,7 @@ function initialField(model: TransformerModel, input: ForwardInput, offset: numb
 }
 
 /**
- * Runs a model on its input with a discretisation (default: the exact scheme) and a token grid (default: the
+ * Runs a model on its input with a discretisation (default: Lie splitting with one step per layer — for a trained network, the network itself; see `recommendedDiscretisation` for a checkpoint's own) and a token grid (default: the
  * tokens); with `cache`, incrementally on the tokens appended to the cached ones.
  */
 export function forward(model: TransformerModel, input: ForwardInput, options: ForwardOptions = {}): ForwardResult {
@@ -226,6 +226,12 @@ export function forward(model: TransformerModel, input: ForwardInput, options: F
       expected: 'true or false',
       received: describeValue(options.lastTokenOnly),
       fix: 'leave it out for every token',
+    });
+  if (options?.lastTokenOnly && input?.tokenWeights !== undefined)
+    throw new InputError('forward: lastTokenOnly', {
+      expected: 'an input without tokenWeights (padding)',
+      received: 'tokenWeights',
+      fix: "each sample's last real token sits elsewhere under padding: read out all tokens and pick them",
     });
   if (options?.lastTokenOnly && grid.rule !== 'tokens')
     throw new DiscretisationError('forward: lastTokenOnly', {

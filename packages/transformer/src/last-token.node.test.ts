@@ -1,9 +1,13 @@
 // forward({ lastTokenOnly }): the readout of the last token only — the full output's last row.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tf } from '@tide/backend';
 import { describeEachBackend, expectClose, expectNoLeaks, thrownBy } from '@tide/backend/testing';
 import { KeyValueCache } from '@tide/attention';
 import { fixtureDir } from '@tide/fixtures';
+import { CheckpointError } from '@tide/formats';
+import { parseConfig } from './checkpoint.js';
 import { DiscretisationError, InputError } from './errors.js';
 import { forward } from './forward.js';
 import { loadCheckpoint } from './node.js';
@@ -58,5 +62,42 @@ describe('forward: lastTokenOnly, what is refused', () => {
     tf.dispose([first, ids]);
     cache.dispose();
     model.dispose();
+  });
+});
+
+describe('regressions from review', () => {
+  it('lastTokenOnly with padding weights is refused (the last row would be a padding position)', () => {
+    const model = loadCheckpoint(fixtureDir('encoder-preln-gelu'));
+    const x = tf.zeros([1, 3, model.config.dModel]) as tf.Tensor3D;
+    const e = thrownBy(() => forward(model, { input: x, tokenWeights: [[1, 1, 0]] }, { lastTokenOnly: true }));
+    expect(e).toBeInstanceOf(InputError);
+    expect((e as Error).message).toMatch(/expected an input without tokenWeights/);
+    x.dispose();
+    model.dispose();
+  });
+
+  it('a recorded scheme the model cannot run is a CheckpointError when the config is read', () => {
+    const raw = JSON.parse(readFileSync(join(fixtureDir('gpt2-tiny'), 'config.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ ...raw, tide: { scheme: 'exact', stepsPerLayer: 4 } }, /exact with 4 steps per layer/],
+      [{ ...raw, tide: { scheme: 'rk4', norm_first: false } }, /rk4 for a post-LN model/],
+      [
+        { ...raw, tide: { scheme: 'exact' }, tide_controls: { basis: 'legendre', coefficients: 2 } },
+        /exact for smooth controls/,
+      ],
+      [{ ...raw, tide: { scheme: 'midpoint' } }, /"tide": "scheme".*expected one of/],
+    ];
+    for (const [config, message] of cases) {
+      const e = thrownBy(() => parseConfig(config));
+      expect(e, JSON.stringify(config['tide'])).toBeInstanceOf(CheckpointError);
+      expect((e as Error).message).toMatch(message);
+    }
+    expect(parseConfig({ ...raw, tide: { scheme: 'rk4', stepsPerLayer: 2 } }).recommended).toEqual({
+      scheme: 'rk4',
+      stepsPerLayer: 2,
+    });
   });
 });

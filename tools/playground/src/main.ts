@@ -189,7 +189,10 @@ function pointLabels(u: Field, tokens: string[]): string[] {
 
 /** Solves with the current controls, saving every step, and redraws every view but the orders. */
 async function solveAndDraw(): Promise<void> {
-  if (loaded === undefined) return;
+  if (loaded === undefined) {
+    setState('ready', 'no model loaded: pick a checkpoint folder or its files');
+    return;
+  }
   const model = loaded.model;
   setState('busy', 'solving…');
   await nextFrame();
@@ -197,8 +200,20 @@ async function solveAndDraw(): Promise<void> {
   const { input: given, labels } = modelInput();
   const opts = options();
   const t0 = performance.now();
-  const result = forward(model, given, { ...opts, saveSteps: true });
-  await result.output.data();
+  let result: ReturnType<typeof forward>;
+  try {
+    result = forward(model, given, { ...opts, saveSteps: true });
+  } catch (error) {
+    disposeInput(given);
+    throw error;
+  }
+  try {
+    await result.output.data();
+  } catch (error) {
+    tf.dispose([result.output, ...result.states.map((f) => f.values)]);
+    disposeInput(given);
+    throw error;
+  }
   const ms = performance.now() - t0;
   result.output.dispose();
   const k = opts.stepsPerLayer ?? 1;
@@ -344,27 +359,51 @@ function promptIds(prompt: string): number[] {
 // ——— models ———
 
 async function useModel(next: LoadedModel): Promise<void> {
+  // The prompt the new model reads, settled before the old model goes: a prompt it cannot read falls back to one
+  // it can (the page never solves a model on another model's token ids).
+  const prompt = $<HTMLTextAreaElement>('prompt');
+  if (isLanguageModel(next.model)) {
+    if (!next.tokenizer) {
+      const V = next.model.config.vocabSize!;
+      if (
+        !/^[\d\s,]+$/.test(prompt.value) ||
+        prompt.value
+          .trim()
+          .split(/[\s,]+/)
+          .some((v) => Number(v) >= V)
+      )
+        prompt.value = Array.from({ length: Math.min(8, V) }, (_, i) => i).join(' ');
+    } else if (/^[\d\s,]*$/.test(prompt.value)) prompt.value = 'ROMEO: ';
+  }
   disposeSolved();
   loaded?.model.dispose();
   loaded = next;
+  ids = [];
   $('model-info').textContent = next.description;
   const lm = isLanguageModel(next.model);
   $('text-controls').hidden = !lm;
   $('encoder-controls').hidden = lm;
   $('generated').textContent = '';
   if (lm) {
-    const prompt = $<HTMLTextAreaElement>('prompt');
-    if (!next.tokenizer) prompt.value = '1 2 3 4 5 6 7 8';
-    else if (/^[\d\s]+$/.test(prompt.value)) prompt.value = 'ROMEO: ';
-    ids = promptIds(prompt.value);
+    try {
+      ids = promptIds(prompt.value);
+    } catch {
+      prompt.value = next.tokenizer ? 'ROMEO: ' : '0 1 2';
+      ids = promptIds(prompt.value);
+    }
     $('generated').textContent = prompt.value;
   }
   // The model's own discretisation (a network: exact; a smooth-control model: what it was trained with).
   const recommended = recommendedDiscretisation(next.model);
   select('scheme').value = recommended.scheme;
   select('steps').value = String(recommended.stepsPerLayer);
-  for (const option of select('scheme').options)
-    option.disabled = option.value === 'exact' && next.model.config.controls !== undefined;
+  const smooth = next.model.config.controls !== undefined;
+  for (const option of select('scheme').options) option.disabled = option.value === 'exact' && smooth;
+  // θ(t) of a smooth-control model is its Legendre series: no piecewise/linear choice between layers.
+  if (smooth) select('schedule').value = 'piecewise';
+  select('schedule').disabled = smooth;
+  // Refining a post-LN model gives another model, not a finer solve: no orders to measure.
+  $<HTMLButtonElement>('measure').disabled = !next.model.config.normFirst;
   syncControls();
   chart('refinement').replaceChildren();
   await solveAndDraw();
@@ -441,19 +480,10 @@ async function start(): Promise<void> {
     caption(name).textContent = CHART_TITLES[name];
   caption('state').textContent = CHART_TITLES.state;
   syncControls();
-  const info = await initEngine({
-    wasmPaths: {
-      'tfjs-backend-wasm.wasm': wasmPlain,
-      'tfjs-backend-wasm-simd.wasm': wasmSimd,
-      'tfjs-backend-wasm-threaded-simd.wasm': wasmThreaded,
-    },
-  });
-  select('backend').value = info.backend;
-  $('engine').textContent = `${info.backend}${info.float32 ? '' : ' (fp16)'}`;
-  await loadEmbedded();
-
+  // Controls first: when the engine or the embedded model fails, the backend switch and the file inputs still work.
   const resolve = () => {
     syncControls();
+    chart('refinement').replaceChildren(); // measured for another discretisation
     void queue('solve', solveAndDraw);
   };
   for (const id of ['scheme', 'steps', 'schedule', 'grid']) select(id).addEventListener('change', resolve);
@@ -479,6 +509,16 @@ async function start(): Promise<void> {
       });
     });
   }
+  const info = await initEngine({
+    wasmPaths: {
+      'tfjs-backend-wasm.wasm': wasmPlain,
+      'tfjs-backend-wasm-simd.wasm': wasmSimd,
+      'tfjs-backend-wasm-threaded-simd.wasm': wasmThreaded,
+    },
+  });
+  select('backend').value = info.backend;
+  $('engine').textContent = `${info.backend}${info.float32 ? '' : ' (fp16)'}`;
+  await loadEmbedded();
 }
 
 void queue('start', start);
