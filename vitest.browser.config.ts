@@ -3,6 +3,8 @@
 import { defaultClientConditions } from 'vite';
 import { defineConfig } from 'vitest/config';
 import { playwright } from '@vitest/browser-playwright';
+// The lane's Chromium flags, written once (tools/browser-lane/chromium-args.json; PLATFORM.md).
+import chromiumArgs from './tools/browser-lane/chromium-args.json' with { type: 'json' };
 
 const executablePath = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const lanePackages =
@@ -39,16 +41,7 @@ export default defineConfig({
       provider: playwright({
         launchOptions: {
           executablePath,
-          args: [
-            '--no-sandbox',
-            '--disable-quic',
-            '--no-first-run',
-            '--disable-background-networking',
-            '--disable-component-update',
-            '--disable-sync',
-            '--use-angle=swiftshader',
-            '--enable-unsafe-swiftshader',
-          ],
+          args: chromiumArgs,
         },
       }),
       instances: [{ browser: 'chromium' }],

@@ -50,6 +50,7 @@ import {
   whyFailed,
   writeJson,
   writeSafetensors,
+  runChildMode,
 } from './peers-common.mjs';
 
 const SCRIPT = 'forward-vs-ort';
@@ -95,15 +96,7 @@ async function prepare({ shape, dir }) {
   return { backend: engine.backend, kernels: all, kernels1: first };
 }
 
-if (process.argv[2] === '--child') {
-  try {
-    process.stdout.write(`${JSON.stringify(await prepare(JSON.parse(process.argv[3])))}\n`);
-    process.exit(0);
-  } catch (e) {
-    console.error(String(e?.message ?? e).split('\n')[0]);
-    process.exit(1);
-  }
-}
+await runChildMode({ prepare });
 
 // ---------------------------------------------------------------------------------------------------------------
 // Parent.
@@ -144,7 +137,12 @@ function runShape(name) {
   const shape = SHAPES[name];
   const dir = mkdtempSync(join(tmpdir(), `tide-ort-${name}-`));
   try {
-    const p = timed(process.execPath, [join(here, 'forward-vs-ort.mjs'), '--child', JSON.stringify({ shape, dir })]);
+    const p = timed(process.execPath, [
+      join(here, 'forward-vs-ort.mjs'),
+      '--child',
+      'prepare',
+      JSON.stringify({ shape, dir }),
+    ]);
     const prep = lastJson(p, `${name}: writing the checkpoint (TIDE)`);
     const file = (f) => join(dir, f);
     const impls = [

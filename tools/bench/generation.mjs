@@ -39,6 +39,7 @@ import {
   torchUnavailable,
   writeJson,
   writeSafetensors,
+  runChildMode,
 } from './peers-common.mjs';
 
 const SCRIPT = 'generation';
@@ -139,17 +140,7 @@ async function measure({ dir, prompt, tokens, warmup, cache }) {
   };
 }
 
-if (process.argv[2] === '--child') {
-  try {
-    const spec = JSON.parse(process.argv[4]);
-    const result = process.argv[3] === 'prepare' ? await prepare(spec) : await measure(spec);
-    process.stdout.write(`${JSON.stringify(result)}\n`);
-    process.exit(0);
-  } catch (e) {
-    console.error(String(e?.message ?? e).split('\n')[0]);
-    process.exit(1);
-  }
-}
+await runChildMode({ prepare, measure });
 
 // ---------------------------------------------------------------------------------------------------------------
 // Parent.

@@ -280,3 +280,21 @@ export function onnxNodeCounts(file) {
   });
   return { total, ops };
 }
+
+/**
+ * The child side of a driver that measures each run in its own process: `node driver.mjs --child MODE JSON` runs
+ * `handlers[MODE](spec)`, prints its result as one JSON line and exits (1 with one line on failure). Returns
+ * without doing anything in the parent process.
+ */
+export async function runChildMode(handlers) {
+  if (process.argv[2] !== '--child') return;
+  try {
+    const run = handlers[process.argv[3]];
+    if (run === undefined) throw new Error(`unknown child mode "${process.argv[3]}"`);
+    process.stdout.write(`${JSON.stringify(await run(JSON.parse(process.argv[4])))}\n`);
+    process.exit(0);
+  } catch (e) {
+    console.error(String(e?.message ?? e).split('\n')[0]);
+    process.exit(1);
+  }
+}

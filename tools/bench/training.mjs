@@ -46,6 +46,7 @@ import {
   readSafetensors,
   writeJson,
   writeSafetensors,
+  runChildMode,
 } from './peers-common.mjs';
 
 const SCRIPT = 'training';
@@ -196,17 +197,7 @@ async function profile({ arch, dir, warmupSteps, plainSteps, profiledSteps }) {
   };
 }
 
-if (process.argv[2] === '--child') {
-  try {
-    const spec = JSON.parse(process.argv[4]);
-    const run = { prepare, measure, profile }[process.argv[3]];
-    process.stdout.write(`${JSON.stringify(await run(spec))}\n`);
-    process.exit(0);
-  } catch (e) {
-    console.error(String(e?.message ?? e).split('\n')[0]);
-    process.exit(1);
-  }
-}
+await runChildMode({ prepare, measure, profile });
 
 // ---------------------------------------------------------------------------------------------------------------
 // Parent.

@@ -11,6 +11,7 @@ import { InputError } from '@tide/transformer';
 import { loadCheckpoint } from '@tide/transformer/node';
 import { anytimeChart } from './charts.js';
 import { anytimeDepth, depthTable, depthTableLines, heldOutLoss } from './depth-study.js';
+import { maxAbsDifference, meanKl } from './divergence.js';
 
 const DEFAULT_MODEL = fileURLToPath(new URL('../models/default', import.meta.url));
 // @tide/train is loaded lazily by the CLI (nx forbids mixing static and dynamic imports of it in one project).
@@ -80,6 +81,31 @@ describe('anytime depth', () => {
     expect(() => heldOutLoss(model, [1], { scheme: 'exact' })).toThrow(/at least two token ids/);
     expect(() => depthTable(model, 'd', [1, 2, 500])).toThrow(InputError);
     model.dispose();
-    expect(tf.memory().numTensors).toBeGreaterThanOrEqual(0);
+  });
+
+  it('the divergences: zero for equal outputs, positive and symmetric-in-max for different ones', async () => {
+    const a = tf.tensor3d([
+      [
+        [1, 2, 3],
+        [0, 0, 0],
+      ],
+    ]);
+    const b = tf.tensor3d([
+      [
+        [1, 2, 4],
+        [0, 1, 0],
+      ],
+    ]);
+    await expectNoLeaks(() => {
+      expect(maxAbsDifference(a, a)).toBe(0);
+      expect(meanKl(a, a)).toBeCloseTo(0, 7);
+      expect(maxAbsDifference(a, b)).toBe(1);
+      expect(maxAbsDifference(b, a)).toBe(1);
+      // KL(p ‖ q) ≥ 0, by hand for the second position: p uniform, q = softmax(0, 1, 0).
+      const q = [1, Math.E, 1].map((v) => v / (2 + Math.E));
+      const second = [1, 1, 1].reduce((s, _, i) => s + (1 / 3) * Math.log(1 / 3 / q[i]!), 0);
+      expect(meanKl(a, b)).toBeGreaterThan(second / 2);
+    }, 'divergences');
+    tf.dispose([a, b]);
   });
 });

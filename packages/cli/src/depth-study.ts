@@ -17,6 +17,7 @@ import {
   type TransformerModel,
 } from '@tide/transformer';
 import { measuredOrders } from './analysis.js';
+import { maxAbsDifference, meanKl } from './divergence.js';
 import type { AnytimePoint, DepthReport, DepthRow, RefinementPoint } from './charts.js';
 
 /** The fine reference every refinement is measured against: RK4 with 64 steps per unit time. */
@@ -48,16 +49,6 @@ function checkIds(subject: string, model: TransformerModel, ids: readonly number
     });
 }
 
-/** Mean over positions of KL(p ‖ q) for logits `[B, N, V]` (p from `reference`). */
-function meanKl(reference: tf.Tensor3D, other: tf.Tensor3D): number {
-  return tf.tidy(() => {
-    const V = reference.shape[2];
-    const lp = tf.logSoftmax(tf.reshape(reference, [-1, V])); // [B·N, V]
-    const lq = tf.logSoftmax(tf.reshape(other, [-1, V])); // [B·N, V]
-    return tf.mean(tf.sum(tf.mul(tf.exp(lp), tf.sub(lp, lq)), -1)).dataSync()[0]!;
-  });
-}
-
 /**
  * The depth table of one model: for each refinement, max |Δ logits| and the mean KL(reference ‖ ·) against the
  * model's fine reference ({@link DEPTH_REFERENCE}), with the rate evaluations of each solve. `ids`: one sequence
@@ -79,7 +70,7 @@ export function depthTable(
     return refinements.map(([label, options]) => {
       const r = forward(model, { inputIds: input }, options);
       try {
-        const maxAbs = tf.tidy(() => tf.max(tf.abs(tf.sub(r.output, ref))).dataSync()[0]!);
+        const maxAbs = maxAbsDifference(r.output, ref);
         return { model: name, label, maxAbs, kl: meanKl(ref, r.output), evaluations: r.stats.fieldEvaluations };
       } finally {
         r.output.dispose();

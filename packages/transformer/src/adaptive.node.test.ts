@@ -31,7 +31,7 @@ describeEachBackend('adaptive solves of a model (dopri5, bosh3)', () => {
     }
     for (let i = 1; i < rows.length; i++) {
       expect(rows[i]!.evaluations, JSON.stringify(rows)).toBeGreaterThanOrEqual(rows[i - 1]!.evaluations);
-      expect(rows[i]!.error, JSON.stringify(rows)).toBeLessThanOrEqual(rows[i - 1]!.error * 1.5);
+      expect(rows[i]!.error, JSON.stringify(rows)).toBeLessThan(rows[i - 1]!.error);
     }
     expect(rows.at(-1)!.error).toBeLessThan(1e-2);
     // Fixed steps (16 per layer; measured on wasm: dopri5 4e-5, bosh3 3e-3 against max |logits| 2.8).

@@ -114,6 +114,12 @@ export function interpolateLayers(a: LayerParameters, b: LayerParameters, s: num
  * unit time for smooth controls (whose Δt = 1 Lie step is not what they were trained for).
  */
 export function recommendedDiscretisation(model: TransformerModel): { scheme: SchemeName; stepsPerLayer: number } {
+  if (typeof model?.config !== 'object' || model.config === null)
+    throw new DiscretisationError('recommendedDiscretisation: model', {
+      expected: 'a loaded model (loadCheckpoint, modelFromTensors)',
+      received: describeValue(model),
+      fix: 'pass the model itself',
+    });
   const r = model.config.recommended;
   if (r !== undefined) return { scheme: r.scheme, stepsPerLayer: r.stepsPerLayer };
   return model.config.controls !== undefined

@@ -8,6 +8,7 @@ import { KeyValueCache } from '@tide/attention';
 import { fixtureDir } from '@tide/fixtures';
 import { CheckpointError } from '@tide/formats';
 import { parseConfig } from './checkpoint.js';
+import { recommendedDiscretisation } from './discretisation.js';
 import { DiscretisationError, InputError } from './errors.js';
 import { forward } from './forward.js';
 import { loadCheckpoint } from './node.js';
@@ -95,6 +96,10 @@ describe('regressions from review', () => {
       expect(e, JSON.stringify(config['tide'])).toBeInstanceOf(CheckpointError);
       expect((e as Error).message).toMatch(message);
     }
+    expect(thrownBy(() => recommendedDiscretisation({} as never))).toBeInstanceOf(DiscretisationError);
+    const tiny = loadCheckpoint(fixtureDir('gpt2-tiny'));
+    expect(recommendedDiscretisation(tiny)).toEqual({ scheme: 'exact', stepsPerLayer: 1 }); // no "tide": the network
+    tiny.dispose();
     expect(parseConfig({ ...raw, tide: { scheme: 'rk4', stepsPerLayer: 2 } }).recommended).toEqual({
       scheme: 'rk4',
       stepsPerLayer: 2,

@@ -4,7 +4,7 @@
 // (the charts must change), move the depth slider, measure orders, load fixture checkpoints through the file
 // input, and a bad file (one-line message, no blank page). Any console error fails the test. It writes a
 // screenshot of the page to reports/playground/playground.png (the README shows a copy, docs/playground.png).
-import { createReadStream, existsSync, mkdirSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,17 +54,7 @@ beforeAll(async () => {
   origin = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   browser = await chromium.launch({
     executablePath: process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium',
-    // The browser lane's flags (vitest.browser.config.ts): WebGL2 on SwiftShader.
-    args: [
-      '--no-sandbox',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--use-angle=swiftshader',
-      '--enable-unsafe-swiftshader',
-    ],
+    args: JSON.parse(readFileSync(join(root, 'tools/browser-lane/chromium-args.json'), 'utf8')) as string[], // the lane's flags
   });
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   page.on('console', (message) => {
