@@ -57,8 +57,10 @@ export default [
   },
   {
     // The library packages run anywhere, the browser included: Node's modules only behind a `node` entry
-    // (`@tide/formats/node`, `@tide/transformer/node`), in test helpers and in tests.
-    files: ['packages/{backend,domain,attention,feedforward,normalization,solvers,formats,transformer}/src/**/*.ts'],
+    // (`@tide/formats/node`, `@tide/transformer/node`, `@tide/vision/node`), in test helpers and in tests.
+    files: [
+      'packages/{backend,domain,attention,feedforward,normalization,solvers,formats,transformer,vision}/src/**/*.ts',
+    ],
     ignores: ['**/node.ts', '**/node/**', '**/testing/**', '**/*.test.ts', '**/*.fixture.ts'],
     rules: {
       'no-restricted-imports': [

@@ -25,8 +25,9 @@ export default defineConfig({
     include: [
       ...lanePackages.split(',').map((p) => `packages/${p.trim()}/src/**/*.test.ts`),
       // The model and CLI packages' other tests read fixture files with node:fs: their browser tests run a model
-      // built in the page (transformer) and check the generated report (cli).
+      // built in the page (transformer), solve fixtures fetched from the dev server (vision) and check the generated report (cli).
       'packages/transformer/src/**/*.browser.test.ts',
+      'packages/vision/src/**/*.browser.test.ts',
       'packages/cli/src/**/*.browser.test.ts',
     ],
     exclude: ['**/*.node.test.ts', '**/node_modules/**', '**/dist/**'],

@@ -4,8 +4,8 @@
 // 2. publint and @arethetypeswrong/cli on each tarball;
 // 3. install the tarballs into a fresh project outside the workspace, compile (tsc, nodenext, strict, without
 //    skipLibCheck) and run two programs: one uses @tide/domain alone, one composes a pre-LN Transformer layer
-//    from the operator packages alone;
-// 4. install @tide/cli alone and run its bin on the model it ships.
+//    from the operator packages alone, and one composes an image model (convolutional lift, keys on a coarser grid);
+// 4. install @tide/cli alone and run its bin on the models it ships (the text default and the shapes ViT).
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -82,7 +82,7 @@ try {
           types: [],
           outDir: 'out',
         },
-        files: ['main.ts', 'compose.ts'],
+        files: ['main.ts', 'compose.ts', 'compose-image.ts'],
       },
       null,
       2,
@@ -90,6 +90,7 @@ try {
   );
   cpSync(join(here, 'consumer.ts'), join(app, 'main.ts'));
   cpSync(join(here, 'compose.ts'), join(app, 'compose.ts'));
+  cpSync(join(here, 'compose-image.ts'), join(app, 'compose-image.ts'));
   run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], app);
   const installed = readdirSync(join(app, 'node_modules', '@tide'));
   console.log(`installed into ${app}: @tide/${installed.join(', @tide/')}`);
@@ -101,6 +102,7 @@ try {
   console.log('  tsc (nodenext, strict, no skipLibCheck): ok');
   process.stdout.write(`  node: ${run('node', ['out/main.js'], app)}`);
   process.stdout.write(`  node: ${run('node', ['out/compose.js'], app)}`);
+  process.stdout.write(`  node: ${run('node', ['out/compose-image.js'], app)}`);
   // A second user installs the CLI package alone and runs its bin on the model it ships.
   const cliApp = join(work, 'cli-app');
   mkdirSync(cliApp);
@@ -124,6 +126,10 @@ try {
   if (!/HF GPT-2/.test(inspect)) throw new Error(`tide inspect printed:\n${inspect}`);
   const main = run(join(cliApp, 'node_modules', '.bin', 'tide'), ['run', '--tokens', '4'], cliApp);
   if (!/RK4, 4 steps\/layer/.test(main)) throw new Error(`tide run printed:\n${main}`);
+  if (!/accuracy \d+(\.\d)?% of/.test(main)) throw new Error(`tide run printed no image part:\n${main}`);
+  const vitDir = join(cliApp, 'node_modules', '@tide', 'cli', 'models', 'shapes-vit');
+  const vit = run(join(cliApp, 'node_modules', '.bin', 'tide'), ['inspect', '--model', vitDir], cliApp);
+  if (!/torchvision ViT/.test(vit)) throw new Error(`tide inspect (shapes ViT) printed:\n${vit}`);
   console.log(`  tide (installed bin): inspect and run ok — ${inspect.split('\n')[0]}`);
   console.log('package check passed');
 } catch (error) {

@@ -24,6 +24,8 @@ export type {
   KeyValueSlotSizes,
 } from './key-value-cache.js';
 export { integralAttentionAt } from './attention-at.js';
+export { mappedAttention, mappedAttentionWeights, MappedAttention } from './mapped-attention.js';
+export type { AttentionMaps } from './mapped-attention.js';
 export { fromTorchMultiheadAttention } from './torch-multihead-attention.js';
 export type { TorchMultiheadAttention } from './torch-multihead-attention.js';
 export { attentionSizes, BLOCKED_THRESHOLD } from './parameters.js';

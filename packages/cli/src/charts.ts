@@ -73,6 +73,34 @@ export interface DepthReport {
   readonly discreteLoss?: number;
 }
 
+/** One kernel image of the report: γ(x, ·) of the query patch on the patch grid. */
+export interface ImageKernelPanel {
+  readonly resolution: string;
+  readonly layer: number;
+  readonly head: number;
+  readonly rows: number;
+  readonly cols: number;
+  readonly query: readonly [number, number];
+  /** `[rows][cols]`. */
+  readonly gamma: readonly (readonly number[])[];
+}
+
+/** A held-out picture as RGB rows (for the report), values in [0, 1]. */
+export interface PicturePanel {
+  readonly resolution: string;
+  readonly rgb: readonly (readonly string[])[];
+  readonly label: string;
+}
+
+/** What the image part of the report shows. */
+/** The image part of the report: held-out accuracy per resolution, kernels of a query patch, the pictures. */
+export interface ImageStudy {
+  readonly table: readonly string[];
+  readonly accuracies: readonly { readonly size: number; readonly accuracy: number; readonly note: string }[];
+  readonly kernels: readonly ImageKernelPanel[];
+  readonly pictures: readonly PicturePanel[];
+}
+
 /** What the report shows. */
 export interface ReportData {
   readonly title: string;
@@ -90,11 +118,21 @@ export interface ReportData {
   readonly table: readonly string[];
   /** Anytime depth: the default model beside the one trained for its continuum (when it is shipped). */
   readonly depth?: DepthReport;
+  /** The embedded image model on held-out pictures (when it is shipped). */
+  readonly images?: ImageStudy;
 }
 
 /** The caption of each chart (the report's figure captions; the playground's headings). */
 export const CHART_TITLES: Record<
-  'kernels' | 'trajectories' | 'constraint' | 'refinement' | 'state' | 'anytime' | 'continuum',
+  | 'kernels'
+  | 'trajectories'
+  | 'constraint'
+  | 'refinement'
+  | 'state'
+  | 'anytime'
+  | 'continuum'
+  | 'pictures'
+  | 'imageKernels',
   string
 > = {
   kernels: 'Attention kernels γ(x, x̃) per layer and head (rows: query x, columns: key x̃; each row integrates to 1)',
@@ -108,6 +146,10 @@ export const CHART_TITLES: Record<
     'Anytime depth: held-out loss of the continuous model against rate evaluations (fixed RK4 steps, adaptive Dormand–Prince tolerances)',
   continuum:
     'The continuous model: error of the logits against Δt (reference: RK4 with 64 steps per unit time), fitted orders in the legend',
+  pictures:
+    'A held-out picture of the shapes task at the trained resolution and at 1.5× (one function on Ω_x = [0, 1]², two pixel grids)',
+  imageKernels:
+    'Attention kernels γ(x, ·) of the centre patch x (outlined) on the 2-D patch grid, per layer and head, at both resolutions (density over Ω_x; the class point is left out)',
 };
 
 const schema = 'https://vega.github.io/schema/vega-lite/v6.json';
@@ -339,6 +381,77 @@ export function anytimeChart(points: readonly AnytimePoint[], discreteLoss?: num
   } as TopLevelSpec;
 }
 
+/** The pictures as pixel grids (each cell its own RGB colour). */
+export function pictureChart(pictures: readonly PicturePanel[]): TopLevelSpec {
+  const values = pictures.flatMap((p) =>
+    p.rgb.flatMap((row, r) => row.map((rgb, c) => ({ panel: `${p.resolution}: ${p.label}`, row: r, col: c, rgb }))),
+  );
+  return {
+    $schema: schema,
+    data: { values },
+    facet: { field: 'panel', type: 'nominal', title: null, sort: null },
+    spec: {
+      width: 160,
+      height: 160,
+      mark: 'rect',
+      encoding: {
+        x: { field: 'col', type: 'ordinal', axis: null },
+        y: { field: 'row', type: 'ordinal', axis: null },
+        color: { field: 'rgb', type: 'nominal', scale: null, legend: null },
+      },
+    },
+  } as TopLevelSpec;
+}
+
+/** γ(x, ·) of a query patch as heatmaps on the patch grid, one facet per resolution · layer · head; the query outlined. */
+export function imageKernelChart(panels: readonly ImageKernelPanel[]): TopLevelSpec {
+  const values = panels.flatMap((p) =>
+    p.gamma.flatMap((row, r) =>
+      row.map((g, c) => ({
+        panel: `${p.resolution} · layer ${p.layer} · head ${p.head}`,
+        row: r,
+        col: c,
+        gamma: g,
+        query: r === p.query[0] && c === p.query[1],
+      })),
+    ),
+  );
+  const cell = {
+    x: { field: 'col', type: 'ordinal', axis: null },
+    y: { field: 'row', type: 'ordinal', axis: null },
+  };
+  return {
+    $schema: schema,
+    data: { values },
+    facet: { field: 'panel', type: 'nominal', title: null, sort: null },
+    columns: Math.max(1, Math.min(4, new Set(panels.map((p) => p.head)).size)),
+    spec: {
+      width: 110,
+      height: 110,
+      layer: [
+        {
+          mark: 'rect',
+          encoding: {
+            ...cell,
+            color: { field: 'gamma', type: 'quantitative', scale: { scheme: 'viridis' }, title: 'γ' },
+            tooltip: [
+              { field: 'panel', type: 'nominal', title: 'kernel' },
+              { field: 'row', type: 'ordinal', title: 'key row' },
+              { field: 'col', type: 'ordinal', title: 'key column' },
+              { field: 'gamma', type: 'quantitative', title: 'γ(x, x̃)', format: '.3f' },
+            ],
+          },
+        },
+        {
+          transform: [{ filter: 'datum.query' }],
+          mark: { type: 'rect', fill: null, stroke: '#ff3b30', strokeWidth: 2 },
+          encoding: cell,
+        },
+      ],
+    },
+  } as TopLevelSpec;
+}
+
 /**
  * The Vega-Lite specs of the report's charts: kernels, trajectories, constraint, refinement (in that order), then,
  * with anytime depth, the continuous model's orders and its cost–loss curve.
@@ -358,6 +471,12 @@ export function reportCharts(data: ReportData): { id: string; title: string; spe
             title: CHART_TITLES.anytime,
             spec: anytimeChart(data.depth.anytime, data.depth.discreteLoss),
           },
+        ]),
+    ...(data.images === undefined
+      ? []
+      : [
+          { id: 'pictures', title: CHART_TITLES.pictures, spec: pictureChart(data.images.pictures) },
+          { id: 'image-kernels', title: CHART_TITLES.imageKernels, spec: imageKernelChart(data.images.kernels) },
         ]),
   ];
 }

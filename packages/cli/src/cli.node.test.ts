@@ -402,6 +402,12 @@ describe('tide generate, inspect and run', () => {
     expect(text).toMatch(/generated with the exact scheme/);
     expect(text).toMatch(/exact \(Lie, Δt = 1\)\s+0\.00e\+0\s+0\.00e\+0/);
     expect(text).toMatch(/RK4, 4 steps\/layer/);
+    // The image part: the embedded shapes ViT at its resolution (≥ 90 %, its model card) and at 1.5×.
+    const trained = /32 × 32 \(4 × 4 patches\): accuracy ([\d.]+)% of 400/.exec(text);
+    const finer = /48 × 48 \(6 × 6 patches\): accuracy ([\d.]+)% of 400 .*position embedding resampled/.exec(text);
+    expect(Number(trained?.[1])).toBeGreaterThanOrEqual(90);
+    expect(Number(finer?.[1])).toBeGreaterThan(25);
+    expect(readFileSync(join(report, 'index.html'), 'utf8')).toMatch(/data-chart="image-kernels"/);
   });
 
   it('--help lists the commands', async () => {

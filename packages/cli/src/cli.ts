@@ -25,6 +25,8 @@ export interface CliIO {
 
 /** The embedded default checkpoint shipped with the package. */
 export const DEFAULT_MODEL_DIR = fileURLToPath(new URL('../models/default', import.meta.url));
+/** The embedded image model: a ViT trained by `tide train-vision` on the shapes task (its MODEL_CARD.md). */
+export const SHAPES_MODEL_DIR = fileURLToPath(new URL('../models/shapes-vit', import.meta.url));
 
 /**
  * The names the help lists. The library owns them (`SCHEME_NAMES` of `@tide/transformer`, `BACKEND_NAMES` of
@@ -130,9 +132,15 @@ function program(io: CliIO): Command {
       '--continuous-model <dir>',
       'a model with smooth controls θ(t) to study beside the default (anytime depth: refinement against its own fine solve, measured orders, held-out loss against evaluations; the folder holds heldout.txt)',
     )
+    .option(
+      '--image-model <dir>',
+      'an image classifier to run on held-out shapes pictures at its resolution and at 1.5× (default: the embedded shapes ViT)',
+    )
     .option('--report <dir>', 'where the report goes', join('reports', 'tide-run'))
     .addOption(backendOption())
-    .action(async (o) => (await commands()).commandRun({ ...o, defaultModel: DEFAULT_MODEL_DIR }, io));
+    .action(async (o) =>
+      (await commands()).commandRun({ ...o, defaultModel: DEFAULT_MODEL_DIR, defaultImageModel: SHAPES_MODEL_DIR }, io),
+    );
 
   discretisationOptions(
     root
@@ -221,6 +229,27 @@ function program(io: CliIO): Command {
   )
     .addOption(backendOption())
     .action(async (o) => (await commands()).commandTrain(o, io));
+
+  root
+    .command('train-vision')
+    .description(
+      'train a ViT on the procedural shapes task (disc, square, triangle, cross) through the solver; report held-out accuracy at the trained size and at 1.5×',
+    )
+    .requiredOption('--out <dir>', 'checkpoint folder (torchvision ViT layout)')
+    .option('--steps <n>', 'optimiser steps', integer(1), 3000)
+    .option('--batch <b>', 'pictures per step', integer(1), 32)
+    .option('--image-size <s>', 'side of the training pictures (pixels)', integer(1), 32)
+    .option('--patch <p>', 'patch side (pixels)', integer(1), 8)
+    .option('--d-model <d>', 'feature width', integer(1), 48)
+    .option('--heads <h>', 'attention heads', integer(1), 4)
+    .option('--layers <l>', 'layers: the depth T', integer(1), 4)
+    .option('--d-ff <f>', 'hidden width of the FFN (default 2·d)', integer(1))
+    .option('--lr <lr>', 'peak learning rate', nonNegative, 1e-3)
+    .option('--seed <s>', 'seed of the initialisation', integer(0), 0)
+    .option('--resolutions <list>', 'train on these image sides in turn, e.g. 24,32,40 (default: --image-size)', idList)
+    .option('--held-out <n>', 'held-out pictures per resolution', integer(1), 400)
+    .addOption(backendOption())
+    .action(async (o) => (await commands()).commandTrainVision(o, io));
   return root;
 }
 

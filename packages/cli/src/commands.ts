@@ -3,13 +3,13 @@
  * line with commander and loads this module only when a command runs, so that `tide --help` never loads the
  * tfjs engine. Each action turns files into tensors and flags into library options; the library checks them.
  */
-import { lstatSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CommanderError } from 'commander';
 import { attentionPath, blockedThreshold } from '@tide/attention';
 import { TideError, flattenTree, initEngine, tf, type BackendName } from '@tide/backend';
-import { CheckpointError, tokenizerFor, writeSafetensors } from '@tide/formats';
-import { checkRegularFile, readSafetensorsFile, writeFileAtomic } from '@tide/formats/node';
+import { CheckpointError, tokenizerFor } from '@tide/formats';
+import { checkRegularFile, readSafetensorsFile } from '@tide/formats/node';
 import {
   DiscretisationError,
   forward,
@@ -23,7 +23,18 @@ import {
   type TransformerModel,
 } from '@tide/transformer';
 import { loadCheckpoint } from '@tide/transformer/node';
+import { VisionDiscretisationError } from '@tide/vision';
+import { loadVisionCheckpoint } from '@tide/vision/node';
+import { writeForwardOutput } from './forward-output.js';
 import { progressReporter } from './progress.js';
+import {
+  describeVisionModel,
+  isVisionFolder,
+  visionForwardCommand,
+  visionInspectCommand,
+  visionTrainCommand,
+  type TrainVisionFlags,
+} from './vision-commands.js';
 import type { CliIO } from './cli.js';
 
 /** The discretisation flags (passed to the library unchanged: it checks them and owns the defaults). */
@@ -121,7 +132,10 @@ function discretisation(flags: DiscretisationFlags, model?: TransformerModel): D
  */
 export function describeFailure(error: unknown): { message: string; exitCode: number } {
   if (error instanceof TideError)
-    return { message: error.message, exitCode: error instanceof DiscretisationError ? 2 : 1 };
+    return {
+      message: error.message,
+      exitCode: error instanceof DiscretisationError || error instanceof VisionDiscretisationError ? 2 : 1,
+    };
   return { message: `unexpected error: ${(error as Error)?.message ?? String(error)}`, exitCode: 1 };
 }
 
@@ -191,6 +205,7 @@ export async function commandForward(
     join(flags.model, 'config.json'),
   ]);
   const backend = await startEngine(flags.backend);
+  if (isVisionFolder(flags.model)) return visionForwardCommand(flags, backend, io);
   const model = loadCheckpoint(flags.model, { allowUnusedTensors: flags.allowUnused === true });
   let input: (ForwardInput & { dispose(): void }) | undefined;
   try {
@@ -200,19 +215,7 @@ export async function commandForward(
     const data = result.output.dataSync();
     const shape = result.output.shape;
     tf.dispose(result.output);
-    const bytes = writeSafetensors(
-      { output: { dtype: 'F32', shape, data } },
-      { generator: 'tide forward', scheme: result.description },
-    );
-    try {
-      writeFileAtomic(flags.output, bytes);
-    } catch (e) {
-      throw new CheckpointError(flags.output, {
-        expected: 'a writable output path',
-        received: (e as Error).message,
-        fix: 'check the folder exists and is writable',
-      });
-    }
+    writeForwardOutput(flags.output, { output: { dtype: 'F32', shape, data } }, result.description);
     io.out(
       `tide forward: ${result.description} on ${backend}: output [${shape.join(', ')}] → ${flags.output} (${(performance.now() - t0).toFixed(0)} ms, ${result.stats.subSteps} sub-steps)`,
     );
@@ -277,6 +280,7 @@ export async function commandInspect(
   io: CliIO,
 ): Promise<void> {
   await startEngine(flags.backend);
+  if (isVisionFolder(flags.model)) return visionInspectCommand(flags, io);
   const model = loadCheckpoint(flags.model, { allowUnusedTensors: flags.allowUnused === true });
   try {
     io.out(describeModel(model, flags.model).join('\n'));
@@ -323,6 +327,9 @@ export async function commandRun(
     defaultModel: string;
     /** A model with smooth controls to study beside the default (anytime depth); its folder holds heldout.txt. */
     continuousModel?: string;
+    /** An image classifier for the image part (default: the embedded shapes ViT, when it is shipped). */
+    imageModel?: string;
+    defaultImageModel?: string;
     prompt: string;
     tokens: number;
     report: string;
@@ -398,9 +405,25 @@ export async function commandRun(
         continuous.dispose();
       }
     }
+    const imageDir = flags.imageModel ?? flags.defaultImageModel;
+    if (imageDir !== undefined && (flags.imageModel !== undefined || existsSync(join(imageDir, 'config.json')))) {
+      // The image part (docs/image-models.md): a ViT on held-out pictures at its resolution and at 1.5×.
+      const imageModel = loadVisionCheckpoint(imageDir);
+      try {
+        const { runImageStudy } = await import('./image-study.js');
+        io.out(
+          `\nimages: ${flags.imageModel ?? 'the embedded shapes ViT'} (${describeVisionModel(imageModel, imageDir)[0]!.split(': ')[1]})`,
+        );
+        const images = runImageStudy(imageModel);
+        for (const line of images.table) io.out(line);
+        report = { ...report, images };
+      } finally {
+        imageModel.dispose();
+      }
+    }
     const index = await writeReport(flags.report, report);
     io.out(
-      `\nreport: ${index} (attention kernels, trajectories over depth, constraint distances, measured orders); total ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+      `\nreport: ${index} (attention kernels, trajectories over depth, constraint distances, measured orders${report.images ? ', image kernels' : ''}); total ${((performance.now() - t0) / 1000).toFixed(1)} s`,
     );
   } finally {
     model.dispose();
@@ -521,4 +544,10 @@ export async function commandTrain(flags: TrainFlags, io: CliIO): Promise<void> 
   } finally {
     source?.dispose();
   }
+}
+
+/** `tide train-vision`: a ViT trained on the shapes task (see vision-commands.ts). */
+export async function commandTrainVision(flags: TrainVisionFlags, io: CliIO): Promise<void> {
+  const backend = await startEngine(flags.backend, true);
+  await visionTrainCommand(flags, backend, io);
 }

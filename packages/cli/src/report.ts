@@ -52,6 +52,11 @@ ${
     ? ''
     : `<h2>Anytime depth: the default model beside the one trained for its continuum</h2><pre>${escape(data.depth.table.join('\n'))}</pre>`
 }
+${
+  data.images === undefined
+    ? ''
+    : `<h2>Images: a ViT on held-out pictures, at its resolution and at 1.5×</h2><pre>${escape(data.images.table.join('\n'))}</pre>`
+}
 ${figures.join('\n')}
 </body></html>
 `;

@@ -16,7 +16,9 @@ export {
   CHART_TITLES,
   anytimeChart,
   constraintChart,
+  imageKernelChart,
   kernelChart,
+  pictureChart,
   refinementChart,
   reportCharts,
   stateChart,
@@ -27,7 +29,10 @@ export type {
   ConstraintDistance,
   DepthReport,
   DepthRow,
+  ImageKernelPanel,
+  ImageStudy,
   KernelPanel,
+  PicturePanel,
   RefinementPoint,
   ReportData,
   TrajectoryPoint,
@@ -54,3 +59,4 @@ export {
 export type { MeasuredOrdersOptions, PassedForwardOptions } from './analysis.js';
 export { runStudy } from './study.js';
 export type { StudyProgress, StudyResult } from './study.js';
+export { runImageStudy, shapesAccuracy, HELD_OUT_SEED } from './image-study.js';

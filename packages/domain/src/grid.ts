@@ -25,6 +25,19 @@ export interface Grid {
   readonly weights: Float64Array;
   /** The highest polynomial degree the rule integrates exactly (−1 when unknown). */
   readonly degree: number;
+  /**
+   * A 2-D grid laid out as an image: `[rows, cols]` of its product points in raster order (index i·cols + j), after
+   * `leading` extra points (a class token: one extra quadrature point ahead of the patches). Set by
+   * {@link productGrid} (`leading` 0) and `imageTokenGrid`; absent on 1-D and scattered grids.
+   */
+  readonly layout?: ImageLayout;
+}
+
+/** How a 2-D token grid's points sit on the image: `leading` extra points, then `rows × cols` in raster order. */
+export interface ImageLayout {
+  readonly rows: number;
+  readonly cols: number;
+  readonly leading: number;
 }
 
 /** Validates and freezes a grid; used by every rule and by {@link customGrid}. */

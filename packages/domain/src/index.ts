@@ -8,18 +8,21 @@ export { ShapeError, DomainError } from './errors.js';
 export { interval, rectangle } from './interval.js';
 export type { Interval, Rectangle, Domain } from './interval.js';
 export { makeGrid, customGrid, integrate } from './grid.js';
-export type { Grid, QuadratureRuleName } from './grid.js';
+export type { Grid, ImageLayout, QuadratureRuleName } from './grid.js';
 export { midpointRule, tokenGrid, featureGrid } from './midpoint.js';
 export { trapezoidRule } from './trapezoid.js';
 export { gaussLegendreRule } from './gauss-legendre.js';
 export { productGrid } from './product-grid.js';
+export { imageTokenGrid, imageLayoutOf } from './image-grid.js';
+export type { ImageTokenGridOptions } from './image-grid.js';
+export { bicubicMatrix, resampleImageField } from './bicubic.js';
 export { Field, field, checkField } from './field.js';
 export type { FieldOptions } from './field.js';
 export { interpolationMatrix, restrictionMatrix, resampleTokens, resampleFeatures } from './resample.js';
 export type { InterpolationOrder } from './resample.js';
 export { causalSubdomain } from './causal.js';
 export type { CausalSubdomain } from './causal.js';
-export type { VectorField, Projection, PointwiseStep, Operator, HasParameters } from './operator.js';
+export type { VectorField, Projection, PointwiseStep, Operator, HasParameters, TokenMap } from './operator.js';
 export {
   OPERATOR_KINDS,
   operatorKindOf,

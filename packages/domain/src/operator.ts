@@ -54,3 +54,11 @@ export interface HasParameters {
   /** The tfjs variables a gradient step updates. */
   parameters(): readonly tf.Variable[];
 }
+
+/**
+ * A map of fields that may change the token grid (not a kind of the contract: it is not a time-stepping
+ * sub-step): a local integral operator on an image token grid such as a strided convolution, which takes u
+ * to another grid of the same domain (docs/convolutional-kernels.md). Attention's query/key/value maps are of
+ * this type. Rules 1, 3 and 4 above hold; rule 2 does not.
+ */
+export type TokenMap = (u: Field) => Field;

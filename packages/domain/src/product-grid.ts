@@ -41,5 +41,6 @@ export function productGrid(gx: Grid, gy: Grid): Grid {
     points,
     weights,
     degree: Math.min(gx.degree, gy.degree),
+    layout: { rows: gx.size, cols: gy.size, leading: 0 },
   });
 }

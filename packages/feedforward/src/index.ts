@@ -17,3 +17,9 @@ export { NonNegativeCone, reluProjection, GeluStep, geluStep, gelu } from './act
 export type { GeluForm } from './activations.js';
 export { FeedforwardRate, feedforwardRate, fromTorchFeedforward } from './feedforward-rate.js';
 export type { FeedforwardActivation, FeedforwardParameters, TorchFeedforward } from './feedforward-rate.js';
+export { imageField, convolution, depthwiseConvolution } from './convolution.js';
+export type { ConvolutionGeometry } from './convolution.js';
+export { batchNormAffine } from './batch-norm.js';
+export type { BatchNormParameters } from './batch-norm.js';
+export { convolutionalMap } from './convolutional-map.js';
+export type { TokenMap, ConvolutionalMapParameters } from './convolutional-map.js';

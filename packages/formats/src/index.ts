@@ -14,9 +14,13 @@ export type {
   SafetensorsFile,
   TensorToWrite,
 } from './safetensors.js';
-export { readWithKeyTable, writeWithKeyTable, keyTableShapes } from './key-table.js';
-export type { KeyTable, KeyTableEntry, KeyTableRead } from './key-table.js';
+export { readWithKeyTable, readParameterTree, writeWithKeyTable, keyTableShapes } from './key-table.js';
+export type { KeyTable, KeyTableEntry, KeyTableRead, ReadTreeOptions } from './key-table.js';
 export { gpt2KeyTable, torchEncoderKeyTable, gpt2LayerPrefix, smoothControlsPrefix } from './layouts.js';
 export type { LayerPrefix, TextLayoutSizes } from './layouts.js';
+export { configInteger, configNumber, configBoolean, configList } from './config-fields.js';
+export type { ConfigObject } from './config-fields.js';
+export { torchvisionVitKeyTable, hfVitKeyTable, hfCvtKeyTable } from './vision-layouts.js';
+export type { VitLayoutSizes, CvtStageSizes } from './vision-layouts.js';
 export { characterTokenizer, gpt2Tokenizer, tokenizerFor } from './tokenizer.js';
 export type { Tokenizer, TokenizerSpec } from './tokenizer.js';

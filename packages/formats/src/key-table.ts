@@ -201,3 +201,39 @@ export function keyTableShapes(table: KeyTable): Map<string, number[]> {
   }
   return out;
 }
+
+/** Options of {@link readParameterTree}. */
+export interface ReadTreeOptions {
+  /** Accept checkpoint tensors that the layout does not use (default false: they are an error, listed). */
+  readonly allowUnusedTensors?: boolean;
+}
+
+/**
+ * {@link readWithKeyTable}, strict: a checkpoint tensor the layout does not use is a {@link CheckpointError}
+ * listing the first few (a config that describes fewer layers, stages or heads than the weights hold), unless
+ * `options.allowUnusedTensors`. Returns the leaves by tree path (the caller owns them; nothing survives a throw).
+ */
+export function readParameterTree(
+  tensors: ReadonlyMap<string, SafeTensor>,
+  table: KeyTable,
+  source = 'model.safetensors',
+  options: ReadTreeOptions = {},
+): Map<string, tf.Tensor> {
+  const read = readWithKeyTable(tensors, table, source);
+  if (read.unused.length > 0 && !options?.allowUnusedTensors) {
+    for (const t of read.leaves.values()) t.dispose();
+    const shown = read.unused
+      .slice(0, 5)
+      .map((k) => `"${k}"`)
+      .join(', ');
+    throw new CheckpointError(
+      `${source}: ${shown}${read.unused.length > 5 ? ` and ${read.unused.length - 5} more` : ''}`,
+      {
+        expected: `only the tensors of the ${table.layout} layout that config.json describes`,
+        received: `${read.unused.length} unused tensor(s)`,
+        fix: 'fix config.json (number of layers, stages, final norm, …) so that it matches the weights, or allow unused tensors explicitly',
+      },
+    );
+  }
+  return read.leaves;
+}

@@ -31,18 +31,21 @@ export const gpt2LayerPrefix: LayerPrefix = (i) => `h.${i}.`;
 export const smoothControlsPrefix: LayerPrefix = (k) => `tide_controls.${k}.`;
 
 /** The checkpoint names of a module's weight and bias. */
-interface ParameterKeys {
+export interface ParameterKeys {
   readonly weight: string;
   readonly bias: string;
 }
 
 /** `name.weight` and `name.bias`: how `nn.Module`s and HF modules name their parameters. */
-const moduleKeys = (name: string): ParameterKeys => ({ weight: `${name}.weight`, bias: `${name}.bias` });
+export const moduleKeys = (name: string): ParameterKeys => ({ weight: `${name}.weight`, bias: `${name}.bias` });
 
 /** The checkpoint names of one layer's tensors, in the order of {@link layerEntries}. */
-interface LayerKeys {
+export interface LayerKeys {
   readonly norm1: ParameterKeys;
-  readonly qkv: ParameterKeys;
+  /** The fused Q | K | V projection, or the three projections stored apart (HF ViT, CvT). */
+  readonly qkv: ParameterKeys | readonly [ParameterKeys, ParameterKeys, ParameterKeys];
+  /** Whether the Q/K/V projections have biases (default true; HF's `qkv_bias`). */
+  readonly qkvBias?: boolean;
   readonly out: ParameterKeys;
   readonly norm2: ParameterKeys;
   readonly up: ParameterKeys;
@@ -51,9 +54,17 @@ interface LayerKeys {
   readonly linear: boolean;
 }
 
-/** The 16 parameters of layer `i` in a layout whose keys are `keys` (one table for every text layout). */
-function layerEntries(i: number, { dModel: d, dFeedforward: f }: TextLayoutSizes, k: LayerKeys): KeyTableEntry[] {
-  const p = `layers.${i}.`;
+/**
+ * The 16 parameters of a pre/post-LN layer whose keys are `keys`, filling the tree paths below `path` (default
+ * `layers.{i}.`): one table for every layout, text or image.
+ */
+export function layerEntries(
+  i: number,
+  { dModel: d, dFeedforward: f }: Pick<TextLayoutSizes, 'dModel' | 'dFeedforward'>,
+  k: LayerKeys,
+  path = `layers.${i}.`,
+): KeyTableEntry[] {
+  const p = path;
   const kernel = (keys: ParameterKeys, rows: number, cols: number, paths: string[]): KeyTableEntry =>
     k.linear
       ? { key: keys.weight, shape: [cols, rows], transpose: true, paths }
@@ -63,14 +74,26 @@ function layerEntries(i: number, { dModel: d, dFeedforward: f }: TextLayoutSizes
     shape: [n],
     paths,
   });
+  const qkvEntries = (): KeyTableEntry[] => {
+    const names = ['q', 'k', 'v'].map((c) => `${p}attention.w${c}`);
+    const biases = ['q', 'k', 'v'].map((c) => `${p}attention.b${c}`);
+    const withBias = k.qkvBias ?? true;
+    if (!Array.isArray(k.qkv)) {
+      const fused = k.qkv as ParameterKeys;
+      return [kernel(fused, d, 3 * d, names), ...(withBias ? [bias(fused, 3 * d, biases)] : [])];
+    }
+    return (k.qkv as readonly ParameterKeys[]).flatMap((keys, c) => [
+      kernel(keys, d, d, [names[c]!]),
+      ...(withBias ? [bias(keys, d, [biases[c]!])] : []),
+    ]);
+  };
   const norm = (keys: ParameterKeys, which: string): KeyTableEntry[] => [
     { key: keys.weight, shape: [d], paths: [`${p}${which}.gamma`] },
     { key: keys.bias, shape: [d], paths: [`${p}${which}.beta`] },
   ];
   return [
     ...norm(k.norm1, 'norm1'),
-    kernel(k.qkv, d, 3 * d, [`${p}attention.wq`, `${p}attention.wk`, `${p}attention.wv`]),
-    bias(k.qkv, 3 * d, [`${p}attention.bq`, `${p}attention.bk`, `${p}attention.bv`]),
+    ...qkvEntries(),
     kernel(k.out, d, d, [`${p}attention.wo`]),
     bias(k.out, d, [`${p}attention.bo`]),
     ...norm(k.norm2, 'norm2'),

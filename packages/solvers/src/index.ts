@@ -36,6 +36,8 @@ export type {
 export { lieSplitting, strangSplitting, parallelSplitting, explicitEuler, heun, rk4 } from './schemes.js';
 export type { Scheme, SplittingScheme, ParallelScheme, RungeKuttaScheme } from './schemes.js';
 export { bogackiShampine, dormandPrince } from './embedded-runge-kutta.js';
+export { fieldScheme, FIELD_SCHEME_NAMES } from './field-scheme.js';
+export type { FieldSchemeName } from './field-scheme.js';
 export type { EmbeddedRungeKuttaScheme } from './embedded-runge-kutta.js';
 export { BOGACKI_SHAMPINE_32, DORMAND_PRINCE_54 } from './tableaux.js';
 export type { EmbeddedTableau } from './tableaux.js';

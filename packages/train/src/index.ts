@@ -31,3 +31,10 @@ export type {
   TrainProgress,
   TrainResult,
 } from './train.js';
+export {
+  initVisionTransformer,
+  imageArchitectureConfig,
+  classificationLoss,
+  trainImageClassifier,
+} from './image-classifier.js';
+export type { ImageArchitecture, ImageBatch, ImageTrainOptions, TrainableVisionModel } from './image-classifier.js';

@@ -8,12 +8,16 @@
 import { describeValue, flattenTree, unflattenTree } from '@tide/backend';
 import {
   CheckpointError,
+  configBoolean as bool,
+  configInteger as int,
+  configNumber as num,
   gpt2KeyTable,
   smoothControlsPrefix,
-  readWithKeyTable,
+  readParameterTree,
   torchEncoderKeyTable,
   writeWithKeyTable,
   type KeyTable,
+  type ReadTreeOptions,
   type SafeTensor,
   type TensorToWrite,
 } from '@tide/formats';
@@ -27,39 +31,6 @@ import {
   type ModelParameters,
   type TransformerModel,
 } from './model.js';
-
-function int(file: string, cfg: Record<string, unknown>, key: string, fallback?: number): number {
-  const v = cfg[key] ?? fallback;
-  if (!Number.isInteger(v) || (v as number) < 1)
-    throw new CheckpointError(`${file}: "${key}"`, {
-      expected: 'a positive integer',
-      received: describeValue(v),
-      fix: `set "${key}" in config.json`,
-    });
-  return v as number;
-}
-
-function num(file: string, cfg: Record<string, unknown>, key: string, fallback: number): number {
-  const v = cfg[key] ?? fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
-    throw new CheckpointError(`${file}: "${key}"`, {
-      expected: 'a finite number ≥ 0',
-      received: describeValue(v),
-      fix: `fix "${key}" in config.json`,
-    });
-  return v;
-}
-
-function bool(file: string, cfg: Record<string, unknown>, key: string, fallback: boolean): boolean {
-  const v = cfg[key] ?? fallback;
-  if (typeof v !== 'boolean')
-    throw new CheckpointError(`${file}: "${key}"`, {
-      expected: 'true or false',
-      received: describeValue(v),
-      fix: `fix "${key}" in config.json`,
-    });
-  return v;
-}
 
 /**
  * `"tide_controls": { "basis": "legendre", "coefficients": K }` (docs/checkpoints.md, "Smooth controls"), or
@@ -251,11 +222,8 @@ export function keyTableFor(cfg: ModelConfig): KeyTable {
     : torchEncoderKeyTable({ ...sizes, finalNorm: cfg.finalNorm });
 }
 
-/** Options of {@link modelFromTensors}. */
-export interface ModelFromTensorsOptions {
-  /** Accept checkpoint tensors that the layout does not use (default false: they are an error, listed). */
-  readonly allowUnusedTensors?: boolean;
-}
+/** Options of {@link modelFromTensors}: `allowUnusedTensors` (default false: unused tensors are an error, listed). */
+export type ModelFromTensorsOptions = ReadTreeOptions;
 
 /**
  * Builds a model from a parsed config and safetensors tensors (no file system). Every tensor the layout
@@ -268,24 +236,8 @@ export function modelFromTensors(
   source = 'model.safetensors',
   options: ModelFromTensorsOptions = {},
 ): TransformerModel {
-  const table = keyTableFor(cfg);
-  const read = readWithKeyTable(tensors, table, source);
-  if (read.unused.length > 0 && !options.allowUnusedTensors) {
-    for (const t of read.leaves.values()) t.dispose();
-    const shown = read.unused
-      .slice(0, 5)
-      .map((k) => `"${k}"`)
-      .join(', ');
-    throw new CheckpointError(
-      `${source}: ${shown}${read.unused.length > 5 ? ` and ${read.unused.length - 5} more` : ''}`,
-      {
-        expected: `only the tensors of the ${table.layout} layout that config.json describes`,
-        received: `${read.unused.length} unused tensor(s)`,
-        fix: 'fix config.json (number of layers, final_norm, …) so that it matches the weights, or allow unused tensors explicitly',
-      },
-    );
-  }
-  return transformerModel(cfg, unflattenTree<ModelParameters>(read.leaves), source);
+  const leaves = readParameterTree(tensors, keyTableFor(cfg), source, options);
+  return transformerModel(cfg, unflattenTree<ModelParameters>(leaves), source);
 }
 
 /** The checkpoint tensors of a model in its config's layout (float32; what {@link modelFromTensors} reads back). */

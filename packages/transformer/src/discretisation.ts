@@ -20,9 +20,8 @@ import { tf, describeValue, treeLeaves, zipTrees } from '@tide/backend';
 import type { KeyValueCache } from '@tide/attention';
 import type { Field } from '@tide/domain';
 import {
-  explicitEuler,
   explicitStep,
-  heun,
+  fieldScheme,
   legendreControl,
   lieSplitting,
   linearInterpolation,
@@ -31,11 +30,7 @@ import {
   pointwiseStep,
   projectionStep,
   relaxationStep,
-  rk4,
-  dormandPrince,
-  bogackiShampine,
   semiImplicitStep,
-  strangSplitting,
   type Schedule,
   type Scheme,
   type SubStep,
@@ -262,23 +257,9 @@ function postLnSubSteps(ops: Schedule<PostLnOperators>): SubStep[] {
 function preLnScheme(rates: Schedule<PreLnRates>, name: SchemeName): Scheme {
   const g1 = mapSchedule(rates, (r) => r.attention);
   const g2 = mapSchedule(rates, (r) => r.feedforward);
-  switch (name) {
-    case 'exact':
-    case 'lie':
-      return lieSplitting([explicitStep(g1), explicitStep(g2)], `pre-ln ${name}`);
-    case 'strang':
-      return strangSplitting([g2, g1], 'pre-ln strang (macaron)');
-    case 'euler':
-      return explicitEuler([g1, g2]);
-    case 'heun':
-      return heun([g1, g2]);
-    case 'rk4':
-      return rk4([g1, g2]);
-    case 'dopri5':
-      return dormandPrince([g1, g2]);
-    case 'bosh3':
-      return bogackiShampine([g1, g2]);
-  }
+  const label =
+    name === 'strang' ? 'pre-ln strang (macaron)' : name === 'lie' || name === 'exact' ? `pre-ln ${name}` : undefined;
+  return fieldScheme(name === 'exact' ? 'lie' : name, [g1, g2], label);
 }
 
 /**

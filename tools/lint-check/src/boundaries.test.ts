@@ -52,8 +52,10 @@ describe('module boundaries', () => {
     );
   });
 
-  it('the integration layers point down too: transformer → cli, formats → transformer and train → cli fail', async () => {
+  it('the integration layers point down too: transformer → cli, formats → transformer, train → cli, vision ↔ transformer fail', async () => {
     const up = [
+      ['vision', "import { forward } from '@tide/transformer';\nexport const f = forward;\n"],
+      ['transformer', "import { visionForward } from '@tide/vision';\nexport const f = visionForward;\n"],
       ['transformer', "import { runCli } from '@tide/cli';\nexport const r = runCli;\n"],
       ['formats', "import { forward } from '@tide/transformer';\nexport const f = forward;\n"],
       ['train', "import { runCli } from '@tide/cli';\nexport const r = runCli;\n"],

@@ -6,3 +6,5 @@
  */
 export { checkRegularFile, readSafetensorsFile, readJsonFile, writeFileAtomic } from './files.js';
 export type { ReadJsonFileOptions, ReadSafetensorsFileOptions } from './files.js';
+export { readCheckpointFolder, writeCheckpointFolder } from './checkpoint-folder.js';
+export type { CheckpointFolder } from './checkpoint-folder.js';

@@ -1,0 +1,276 @@
+// `tide forward` and `tide inspect` on image models (torchvision ViT, HF ViT, HF CvT fixtures made by PyTorch):
+// output and logits equal PyTorch's, the resized and non-square cases included; bad pixels, configs and weights
+// end with one typed line, a non-zero exit and no output file — also under property-based fuzzing.
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import { tf } from '@tide/backend';
+import {
+  VISION_FIXTURE_NAMES,
+  fixtureDir,
+  maxAbsDiff,
+  parityTolerance,
+  visionFixtureIO,
+  visionIONames,
+} from '@tide/fixtures';
+import { readSafetensors, writeSafetensors, type TensorToWrite } from '@tide/formats';
+import { runCli } from './cli.js';
+
+const work = mkdtempSync(join(tmpdir(), 'tide-vision-cli-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+async function cli(args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(args, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  return { code, out, err };
+}
+
+async function forwardOutcome(modelDir: string, input: string, extra: string[] = []) {
+  const output = join(work, 'out.safetensors');
+  rmSync(output, { force: true });
+  const r = await cli([
+    'forward',
+    '--model',
+    modelDir,
+    '--input',
+    input,
+    '--output',
+    output,
+    '--backend',
+    'cpu',
+    ...extra,
+  ]);
+  if (r.code !== 0) expect(existsSync(output), 'no output file after a failure').toBe(false);
+  return { ...r, output };
+}
+
+function expectTypedFailure(r: { code: number; err: string[] }, code = 1): void {
+  expect(r.code).toBe(code);
+  expect(r.err).toHaveLength(1);
+  expect(r.err[0]).not.toMatch(/unexpected error|\n| {4}at /);
+  expect(r.err[0]).toMatch(/^tide: .*expected .*received/);
+}
+
+function expectTypedFailureOrSuccess(r: { code: number; err: string[] }): void {
+  if (r.code === 0) return;
+  expect([1, 2]).toContain(r.code);
+  expect(r.err).toHaveLength(1);
+  expect(r.err[0]).not.toMatch(/unexpected error|\n| {4}at /);
+  expect(r.err[0]).toMatch(/^tide: .*expected .*received|^tide: (unknown|required|option|error)/);
+}
+
+function writePixels(
+  file: string,
+  t: { shape: number[]; data: Float32Array | Int32Array; dtype?: TensorToWrite['dtype'] },
+  name = 'pixel_values',
+): void {
+  writeFileSync(file, writeSafetensors({ [name]: { dtype: t.dtype ?? 'F32', shape: t.shape, data: t.data } }));
+}
+
+describe('tide forward on image models', () => {
+  for (const name of VISION_FIXTURE_NAMES) {
+    it(`${name}: writes output and logits equal to PyTorch's at every size of the fixture`, async () => {
+      for (const io of visionIONames(name)) {
+        const r = await forwardOutcome(fixtureDir(name), join(fixtureDir(name), `${io}.safetensors`));
+        expect(r.code, r.err.join('\n')).toBe(0);
+        const written = readSafetensors(new Uint8Array(readFileSync(r.output)), 'out');
+        const ref = visionFixtureIO(name, io);
+        for (const [key, expected] of [
+          ['output', ref.output],
+          ['logits', ref.logits!],
+        ] as const) {
+          const t = written.tensors.get(key)!;
+          expect(t.shape, `${name}/${io} ${key}`).toEqual(expected.shape);
+          const got = tf.tensor(t.data as Float32Array, [...t.shape]);
+          expect(maxAbsDiff(got, expected), `${name}/${io} ${key}`).toBeLessThanOrEqual(parityTolerance(expected));
+          got.dispose();
+        }
+        ref.dispose();
+      }
+    });
+  }
+
+  it('takes --scheme and --steps-per-layer, and refuses flags an image model has no use for (exit 2)', async () => {
+    const dir = fixtureDir('vit-torchvision');
+    const input = join(dir, 'io.safetensors');
+    const ok = await forwardOutcome(dir, input, ['--scheme', 'rk4', '--steps-per-layer', '2']);
+    expect(ok.code, ok.err.join('\n')).toBe(0);
+    expect(ok.out.join('\n')).toMatch(/pre-LN rk4, 2 step\(s\) per layer/);
+    expectTypedFailure(await forwardOutcome(dir, input, ['--schedule', 'linear']), 2);
+    expectTypedFailure(await forwardOutcome(dir, input, ['--scheme', 'exact', '--steps-per-layer', '3']), 2);
+  });
+
+  it('bad pixels end with one line naming what was expected', async () => {
+    const dir = fixtureDir('vit-torchvision');
+    const file = join(work, 'pixels.safetensors');
+    const cases: [Parameters<typeof writePixels>[1], RegExp, string?][] = [
+      [{ shape: [1, 16, 16, 3], data: new Float32Array(768) }, /channels-last/],
+      [{ shape: [1, 3, 18, 16], data: new Float32Array(864) }, /multiples of the patch size 4/],
+      [{ shape: [1, 3, 16, 16], data: new Float32Array(768).fill(NaN) }, /finite pixel values/],
+      [{ shape: [3, 16, 16], data: new Float32Array(768) }, /rank 4/],
+      [{ shape: [1, 3, 16, 16], data: new Int32Array(768), dtype: 'I32' }, /a float dtype/],
+      [{ shape: [1, 3, 16, 16], data: new Float32Array(768) }, /name the tensor pixel_values/, 'images'],
+    ];
+    for (const [t, message, name] of cases) {
+      writePixels(file, t, name);
+      const r = await forwardOutcome(dir, file);
+      expectTypedFailure(r);
+      expect(r.err[0]).toMatch(message);
+    }
+  });
+
+  it('a config that does not match the weights, or truncated weights, end with one line and no output', async () => {
+    const name = 'cvt-3stage';
+    const dir = join(work, 'bad-model');
+    const base = JSON.parse(readFileSync(join(fixtureDir(name), 'config.json'), 'utf8')) as Record<string, unknown>;
+    const input = join(fixtureDir(name), 'io.safetensors');
+    const variants: [Record<string, unknown>, RegExp][] = [
+      [{ ...base, depth: [1, 1, 1] }, /unused tensor/],
+      [{ ...base, embed_dim: [8, 16, 48] }, /shape/],
+      [{ ...base, cls_token: [true, false, true] }, /last stage only/],
+      [{ ...base, qkv_projection_method: ['avg', 'dw_bn', 'dw_bn'] }, /dw_bn/],
+    ];
+    for (const [config, message] of variants) {
+      rmSync(dir, { recursive: true, force: true });
+      mkdirSync(dir, { recursive: true });
+      copyFileSync(join(fixtureDir(name), 'model.safetensors'), join(dir, 'model.safetensors'));
+      writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+      const r = await forwardOutcome(dir, input);
+      expectTypedFailure(r);
+      expect(r.err[0]).toMatch(message);
+    }
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(base));
+    writeFileSync(
+      join(dir, 'model.safetensors'),
+      readFileSync(join(fixtureDir(name), 'model.safetensors')).subarray(0, 5000),
+    );
+    expectTypedFailure(await forwardOutcome(dir, input));
+  });
+
+  it('tide inspect describes the domains, stages and grids', async () => {
+    const vit = await cli(['inspect', '--model', fixtureDir('vit-torchvision'), '--backend', 'cpu']);
+    expect(vit.code).toBe(0);
+    expect(vit.out.join('\n')).toMatch(
+      /torchvision ViT[\s\S]*4 × 4 midpoint grid[\s\S]*class token as one extra quadrature point[\s\S]*bicubically/,
+    );
+    const cvt = await cli(['inspect', '--model', fixtureDir('cvt-3stage'), '--backend', 'cpu']);
+    expect(cvt.code).toBe(0);
+    const text = cvt.out.join('\n');
+    expect(text).toMatch(/HF CvT/);
+    expect(text.match(/^ {2}stage \d/gm)).toHaveLength(3);
+    expect(text).toMatch(/keys and values on the grid coarsened by stride 2/);
+  });
+});
+
+describe('tide train-vision and the image part of tide run', () => {
+  it('trains a small ViT through the solver, records the run, and tide run reports its accuracies and kernels', async () => {
+    const dir = join(work, 'shapes');
+    const trained = await cli([
+      'train-vision',
+      '--out',
+      dir,
+      '--steps',
+      '3',
+      '--batch',
+      '4',
+      '--image-size',
+      '16',
+      '--patch',
+      '8',
+      '--d-model',
+      '8',
+      '--heads',
+      '2',
+      '--layers',
+      '1',
+      '--held-out',
+      '8',
+      '--backend',
+      'cpu',
+    ]);
+    expect(trained.code, trained.err.join('\n')).toBe(0);
+    expect(trained.out.join('\n')).toMatch(
+      /16 × 16 \(2 × 2 patches\): accuracy [\d.]+% of 8[\s\S]*24 × 24 \(3 × 3 patches\)/,
+    );
+    const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    expect(config).toMatchObject({
+      format: 'torchvision-vit',
+      image_size: 16,
+      num_classes: 4,
+      tide: { task: { name: 'shapes' } },
+    });
+    const inspect = await cli(['inspect', '--model', dir, '--backend', 'cpu']);
+    expect(inspect.out.join('\n')).toMatch(/trained at 16 × 16 pixels/);
+    const report = join(work, 'report');
+    const run = await cli(['run', '--tokens', '2', '--backend', 'cpu', '--image-model', dir, '--report', report]);
+    expect(run.code, run.err.join('\n')).toBe(0);
+    expect(run.out.join('\n')).toMatch(/accuracy [\d.]+% of 400[\s\S]*1\.50×, position embedding resampled/);
+    const html = readFileSync(join(report, 'index.html'), 'utf8');
+    expect(html).toMatch(/data-chart="pictures"[\s\S]*data-chart="image-kernels"/);
+  });
+
+  it('refuses training resolutions that are not multiples of the patch (exit 2)', async () => {
+    const r = await cli([
+      'train-vision',
+      '--out',
+      join(work, 'x'),
+      '--steps',
+      '1',
+      '--resolutions',
+      '20,32',
+      '--backend',
+      'cpu',
+    ]);
+    expectTypedFailure(r, 2);
+  });
+});
+
+describe('tide forward on image models under fuzzing', () => {
+  it('malformed config.json fields never crash untyped', async () => {
+    const jsonValue = fc.oneof(
+      fc.constant(null),
+      fc.boolean(),
+      fc.integer({ min: -3, max: 40 }),
+      fc.double({ noNaN: false }),
+      fc.string({ maxLength: 6 }),
+      fc.array(fc.oneof(fc.integer({ min: -1, max: 9 }), fc.boolean(), fc.constant('dw_bn')), { maxLength: 4 }),
+    );
+    const dir = join(work, 'fuzz-model');
+    for (const name of ['vit-hf', 'cvt-3stage']) {
+      const base = JSON.parse(readFileSync(join(fixtureDir(name), 'config.json'), 'utf8')) as Record<string, unknown>;
+      await fc.assert(
+        fc.asyncProperty(fc.constantFrom(...Object.keys(base), 'format', 'tide'), jsonValue, async (key, value) => {
+          rmSync(dir, { recursive: true, force: true });
+          mkdirSync(dir, { recursive: true });
+          copyFileSync(join(fixtureDir(name), 'model.safetensors'), join(dir, 'model.safetensors'));
+          writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...base, [key]: value }));
+          expectTypedFailureOrSuccess(await forwardOutcome(dir, join(fixtureDir(name), 'io.safetensors')));
+        }),
+        { seed: 17, numRuns: 25 },
+      );
+    }
+  });
+
+  it('pixel_values of random shapes, dtypes and values never crash untyped', async () => {
+    const file = join(work, 'fuzz-pixels.safetensors');
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 0, max: 24 }), { minLength: 0, maxLength: 5 }),
+        fc.constantFrom<TensorToWrite['dtype']>('F32', 'I32'),
+        fc.constantFrom(0, 1, NaN, -1e30),
+        fc.constantFrom('vit-torchvision', 'cvt-1stage'),
+        async (dims, dtype, fill, name) => {
+          const size = dims.reduce((a, b) => a * b, 1);
+          if (size > 20000) return;
+          const data = dtype === 'F32' ? new Float32Array(size).fill(fill) : new Int32Array(size);
+          writePixels(file, { shape: dims, data, dtype });
+          expectTypedFailureOrSuccess(await forwardOutcome(fixtureDir(name), file));
+        },
+      ),
+      { seed: 23, numRuns: 40 },
+    );
+  });
+});
