@@ -6,7 +6,9 @@ import { compile, type TopLevelSpec } from 'vega-lite';
 import {
   CHART_TITLES,
   constraintChart,
+  imageKernelChart,
   kernelChart,
+  pictureChart,
   refinementChart,
   reportCharts,
   stateChart,
@@ -110,7 +112,9 @@ describe('chart specs', () => {
       'anytime',
       'constraint',
       'continuum',
+      'imageKernels',
       'kernels',
+      'pictures',
       'refinement',
       'state',
       'trajectories',
@@ -170,5 +174,36 @@ describe('chart specs', () => {
     const bars = markPaths(await svgOf(stateChart(state)), 'mark-rect');
     expect(bars).toHaveLength(6);
     for (const d of bars) expect(rectHeight(d)).toBeGreaterThan(1);
+  });
+
+  it('image charts: a visible cell per patch and head, the query outlined, and every pixel of the pictures', async () => {
+    const panels = [0, 1].map((head) => ({
+      resolution: '24×24',
+      layer: 0,
+      head,
+      rows: 2,
+      cols: 3,
+      query: [1, 2] as const,
+      gamma: [
+        [0.5, 1, 1.5],
+        [0.2, 0.8, head + 1],
+      ],
+    }));
+    const svg = await svgOf(imageKernelChart(panels));
+    const cells = markPaths(svg, 'mark-rect', 'child_layer_0_marks');
+    expect(cells).toHaveLength(2 * 6);
+    for (const d of cells) expect(rectHeight(d)).toBeGreaterThan(10);
+    expect(markPaths(svg, 'mark-rect', 'child_layer_1_marks')).toHaveLength(2); // one outlined query per panel
+    const picture = {
+      resolution: '2×2',
+      label: 'disc',
+      rgb: [
+        ['#ff0000', '#00ff00'],
+        ['#0000ff', '#ffffff'],
+      ],
+    };
+    const pixels = markPaths(await svgOf(pictureChart([picture])), 'mark-rect');
+    expect(pixels).toHaveLength(4);
+    for (const d of pixels) expect(rectHeight(d)).toBeGreaterThan(10);
   });
 });

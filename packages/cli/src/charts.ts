@@ -92,7 +92,6 @@ export interface PicturePanel {
   readonly label: string;
 }
 
-/** What the image part of the report shows. */
 /** The image part of the report: held-out accuracy per resolution, kernels of a query patch, the pictures. */
 export interface ImageStudy {
   readonly table: readonly string[];

@@ -26,6 +26,7 @@ import { loadCheckpoint } from '@tide/transformer/node';
 import { VisionDiscretisationError } from '@tide/vision';
 import { loadVisionCheckpoint } from '@tide/vision/node';
 import { writeForwardOutput } from './forward-output.js';
+import { checkShapesModel, runImageStudy } from './image-study.js';
 import { progressReporter } from './progress.js';
 import {
   describeVisionModel,
@@ -339,8 +340,15 @@ export async function commandRun(
 ): Promise<void> {
   const backend = await startEngine(flags.backend);
   const dir = flags.model ?? flags.defaultModel;
-  const model = loadCheckpoint(dir);
+  // The image model is loaded and checked first, so that a wrong one fails before the text part runs.
+  const imageDir = flags.imageModel ?? flags.defaultImageModel;
+  const withImages =
+    imageDir !== undefined && (flags.imageModel !== undefined || existsSync(join(imageDir, 'config.json')));
+  const imageModel = withImages ? loadVisionCheckpoint(imageDir!) : undefined;
+  let model: TransformerModel | undefined;
   try {
+    if (imageModel !== undefined) checkShapesModel(imageModel);
+    model = loadCheckpoint(dir);
     const tokenizer = await tokenizerFor(model.config);
     if (tokenizer === undefined)
       throw new CheckpointError(dir, {
@@ -405,28 +413,22 @@ export async function commandRun(
         continuous.dispose();
       }
     }
-    const imageDir = flags.imageModel ?? flags.defaultImageModel;
-    if (imageDir !== undefined && (flags.imageModel !== undefined || existsSync(join(imageDir, 'config.json')))) {
+    if (imageModel !== undefined) {
       // The image part (docs/image-models.md): a ViT on held-out pictures at its resolution and at 1.5×.
-      const imageModel = loadVisionCheckpoint(imageDir);
-      try {
-        const { runImageStudy } = await import('./image-study.js');
-        io.out(
-          `\nimages: ${flags.imageModel ?? 'the embedded shapes ViT'} (${describeVisionModel(imageModel, imageDir)[0]!.split(': ')[1]})`,
-        );
-        const images = runImageStudy(imageModel);
-        for (const line of images.table) io.out(line);
-        report = { ...report, images };
-      } finally {
-        imageModel.dispose();
-      }
+      io.out(
+        `\nimages: ${flags.imageModel ?? 'the embedded shapes ViT'} (${describeVisionModel(imageModel, imageDir!)[0]!.split(': ')[1]})`,
+      );
+      const images = runImageStudy(imageModel);
+      for (const line of images.table) io.out(line);
+      report = { ...report, images };
     }
     const index = await writeReport(flags.report, report);
     io.out(
       `\nreport: ${index} (attention kernels, trajectories over depth, constraint distances, measured orders${report.images ? ', image kernels' : ''}); total ${((performance.now() - t0) / 1000).toFixed(1)} s`,
     );
   } finally {
-    model.dispose();
+    model?.dispose();
+    imageModel?.dispose();
   }
 }
 

@@ -7,6 +7,7 @@
 import { tf } from '@tide/backend';
 import type { ImageKernelPanel, ImageStudy, PicturePanel } from './charts.js';
 import {
+  ImageInputError,
   SHAPE_CLASSES,
   SHAPE_PIXEL_MEAN,
   SHAPE_PIXEL_STD,
@@ -18,6 +19,29 @@ import {
 
 /** The data set of held-out pictures (the training pictures are drawn from seed 1). */
 export const HELD_OUT_SEED = 2;
+
+/**
+ * Refuses a model the shapes study cannot score: it needs a ViT (one patch grid, square pictures) with
+ * `num_channels` 3 and a head over the {@link SHAPE_CLASSES}.
+ *
+ * @throws ImageInputError naming what was expected and what the model is
+ */
+export function checkShapesModel(model: VisionModel): void {
+  const c = model.config;
+  const square = c.imageSize !== undefined && c.imageSize[0] === c.imageSize[1];
+  const fits =
+    c.vit !== undefined &&
+    square &&
+    c.channels === 3 &&
+    c.classes === SHAPE_CLASSES.length &&
+    model.parameters.head !== undefined;
+  if (!fits)
+    throw new ImageInputError(`${model.source}: the image model`, {
+      expected: `a ViT on square 3-channel pictures with a ${SHAPE_CLASSES.length}-class head (${SHAPE_CLASSES.join(', ')}), as tide train-vision writes`,
+      received: `${c.layout}${c.imageSize ? ` at ${c.imageSize.join(' × ')}` : ''}, ${c.channels} channel(s), ${model.parameters.head === undefined ? 'no head' : `${c.classes} classes`}`,
+      fix: 'pass --image-model a folder written by tide train-vision (or leave it out for the embedded shapes ViT)',
+    });
+}
 
 /** Accuracy of `model` on `count` held-out pictures rendered at `size × size`, in batches of `batch`. */
 export function shapesAccuracy(
@@ -70,6 +94,7 @@ export function runImageStudy(
   model: VisionModel,
   options: { readonly sizes?: readonly number[]; readonly count?: number; readonly picture?: number } = {},
 ): ImageStudy {
+  checkShapesModel(model);
   const trained = model.config.imageSize![0];
   const patch = model.config.vit!.patch;
   const sizes = options.sizes ?? [trained, Math.round((trained * 1.5) / patch) * patch];

@@ -40,11 +40,16 @@ it('the ./study export mirrors the main entry: source, types, import, default', 
   });
 });
 
-it('exports the charts, the analyses, runStudy and the anytime-depth study', () => {
+it('exports the charts, the analyses, runStudy, the anytime-depth study and the image study', () => {
   expect(Object.keys(study).sort()).toEqual(
     [
       'CHART_TITLES',
       'CONTINUUM_ORDER_WINDOWS',
+      'HELD_OUT_SEED',
+      'imageKernelChart',
+      'pictureChart',
+      'runImageStudy',
+      'shapesAccuracy',
       'DEPTH_REFERENCE',
       'DEPTH_REFINEMENTS',
       'anytimeChart',
@@ -79,6 +84,7 @@ it('imports nothing that needs Node or the Vega runtime', () => {
     './charts.js',
     './depth-study.js',
     './divergence.js',
+    './image-study.js',
     './study.js',
   ]);
   const browserSafe = [
@@ -88,6 +94,7 @@ it('imports nothing that needs Node or the Vega runtime', () => {
     '@tide/formats',
     '@tide/normalization',
     '@tide/transformer',
+    '@tide/vision',
   ];
   for (const [file, spec, typeOnly] of graph) {
     if (spec.startsWith('.')) continue;

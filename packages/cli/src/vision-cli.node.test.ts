@@ -150,6 +150,76 @@ describe('tide forward on image models', () => {
     expectTypedFailure(await forwardOutcome(dir, input));
   });
 
+  it('an HF ViTModel without the vit. prefix and without a head, and a headless torchvision ViT: output only', async () => {
+    for (const [name, keep] of [
+      ['vit-hf', (k: string) => !k.startsWith('classifier.')],
+      ['vit-torchvision', (k: string) => !k.startsWith('heads.')],
+    ] as const) {
+      const file = readSafetensors(new Uint8Array(readFileSync(join(fixtureDir(name), 'model.safetensors'))), name);
+      const tensors: Record<string, TensorToWrite> = {};
+      for (const [key, t] of file.tensors)
+        if (keep(key))
+          tensors[key.replace(/^vit\./, '')] = { dtype: 'F32', shape: t.shape, data: t.data as Float32Array };
+      const dir = join(work, `${name}-headless`);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'model.safetensors'), writeSafetensors(tensors));
+      copyFileSync(join(fixtureDir(name), 'config.json'), join(dir, 'config.json'));
+      const r = await forwardOutcome(dir, join(fixtureDir(name), 'io.safetensors'));
+      expect(r.code, r.err.join('\n')).toBe(0);
+      const written = readSafetensors(new Uint8Array(readFileSync(r.output)), 'out');
+      expect([...written.tensors.keys()]).toEqual(['output']);
+      const ref = visionFixtureIO(name);
+      const got = tf.tensor(written.tensors.get('output')!.data as Float32Array, [...ref.output.shape]);
+      expect(maxAbsDiff(got, ref.output)).toBeLessThanOrEqual(parityTolerance(ref.output));
+      got.dispose();
+      ref.dispose();
+      const inspect = await cli(['inspect', '--model', dir, '--backend', 'cpu']);
+      expect(inspect.out.join('\n')).toMatch(/no head/);
+    }
+  });
+
+  it('takes float64 pixels, and refuses a CvT image too small for its kernels with the size it needs', async () => {
+    const name = 'cvt-1stage';
+    const ref = visionFixtureIO(name);
+    const data = new Float64Array(ref.pixelValues.dataSync());
+    const json = JSON.stringify({
+      pixel_values: { dtype: 'F64', shape: ref.pixelValues.shape, data_offsets: [0, data.byteLength] },
+    });
+    const header = new TextEncoder().encode(json.padEnd(8 * Math.ceil(json.length / 8))); // a hand-written F64 file
+    const bytes = new Uint8Array(8 + header.length + data.byteLength);
+    new DataView(bytes.buffer).setBigUint64(0, BigInt(header.length), true);
+    bytes.set(header, 8);
+    bytes.set(new Uint8Array(data.buffer), 8 + header.length);
+    const file = join(work, 'f64.safetensors');
+    writeFileSync(file, bytes);
+    const r = await forwardOutcome(fixtureDir(name), file);
+    expect(r.code, r.err.join('\n')).toBe(0);
+    ref.dispose();
+    writePixels(file, { shape: [1, 3, 2, 2], data: new Float32Array(12) });
+    const small = await forwardOutcome(fixtureDir('cvt-3stage'), file);
+    expectTypedFailure(small);
+    expect(small.err[0]).toMatch(
+      /pixel_values.*size: expected an image whose every stage fits its kernels.*at least \d+ × \d+ pixels/,
+    );
+  });
+
+  it('tide run refuses an image model the shapes study cannot score, before the text part', async () => {
+    const r = await cli([
+      'run',
+      '--tokens',
+      '2',
+      '--backend',
+      'cpu',
+      '--image-model',
+      fixtureDir('cvt-1stage'),
+      '--report',
+      join(work, 'r2'),
+    ]);
+    expectTypedFailure(r);
+    expect(r.err[0]).toMatch(/a ViT on square 3-channel pictures with a 4-class head/);
+    expect(r.out.join('\n')).not.toMatch(/generated/);
+  });
+
   it('tide inspect describes the domains, stages and grids', async () => {
     const vit = await cli(['inspect', '--model', fixtureDir('vit-torchvision'), '--backend', 'cpu']);
     expect(vit.code).toBe(0);

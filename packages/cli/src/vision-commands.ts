@@ -14,6 +14,7 @@ import {
   VisionDiscretisationError,
   isVisionConfig,
   shapesBatch,
+  stageGrids,
   visionForward,
   type VisionModel,
   type VisionSchemeName,
@@ -169,16 +170,11 @@ export function describeVisionModel(model: VisionModel, dir: string): string[] {
   return lines;
 }
 
-/** The stage grids a `h × w` image passes through (Conv2d output sizes). */
+/** The stage grids a `h × w` image passes through, with their key grids. */
 function gridsFor(stages: NonNullable<VisionModel['config']['stages']>, h: number, w: number): string {
-  const out: string[] = [];
-  for (const s of stages) {
-    const f = (n: number) => Math.floor((n + 2 * s.patch.padding - s.patch.kernel) / s.patch.stride) + 1;
-    [h, w] = [f(h), f(w)];
-    const kv = (n: number) => Math.floor((n + 2 * s.keyValue.padding - s.kernelQkv) / s.keyValue.stride) + 1;
-    out.push(`${h}×${w} (keys ${kv(h)}×${kv(w)})`);
-  }
-  return out.join(' → ');
+  return stageGrids(stages, h, w)
+    .map((g) => `${g.rows}×${g.cols} (keys ${g.keyRows}×${g.keyCols})`)
+    .join(' → ');
 }
 
 /** `tide inspect` on an image model. */

@@ -10,8 +10,7 @@
 import { tf, describeValue } from '@tide/backend';
 import { DomainError } from './errors.js';
 import { Field, checkField } from './field.js';
-import type { Grid, ImageLayout } from './grid.js';
-import { imageLayoutOf, imageTokenGrid } from './image-grid.js';
+import { checkPatchGrid, imageLayoutOf, imageTokenGrid } from './image-grid.js';
 
 /** The parameter a of PyTorch's cubic convolution kernel (`upsample_bicubic2d`). */
 const CUBIC_A = -0.75;
@@ -32,32 +31,6 @@ function checkSize(subject: string, n: unknown): asserts n is number {
       expected: 'an integer ≥ 1 (a number of patches along one axis)',
       received: describeValue(n),
       fix: 'pass a positive whole number of rows or columns',
-    });
-}
-
-/** Refuses product grids that are not the midpoint patch grid of [0, 1]² (Gauss–Legendre factors, other domains). */
-function checkPatchPoints(grid: Grid, layout: ImageLayout): void {
-  const { rows, cols, leading } = layout;
-  const domain = grid.domain;
-  let bad =
-    domain.kind !== 'rectangle' ||
-    domain.x.lower !== 0 ||
-    domain.x.upper !== 1 ||
-    domain.y.lower !== 0 ||
-    domain.y.upper !== 1;
-  for (let l = 0; l < rows * cols && !bad; l++) {
-    const x = grid.points[2 * (leading + l)]!;
-    const y = grid.points[2 * (leading + l) + 1]!;
-    bad = Math.abs(x - (Math.floor(l / cols) + 0.5) / rows) > 1e-12 || Math.abs(y - ((l % cols) + 0.5) / cols) > 1e-12;
-  }
-  if (bad)
-    throw new DomainError('resampleImageField: token grid', {
-      expected: `the ${rows} × ${cols} midpoint patch grid of [0, 1]² (points ((i + ½)/${rows}, (j + ½)/${cols}))`,
-      received:
-        domain.kind === 'rectangle'
-          ? `a ${grid.rule} grid on [${domain.x.lower}, ${domain.x.upper}] × [${domain.y.lower}, ${domain.y.upper}] whose points are not the patch midpoints`
-          : 'a grid on an interval',
-      fix: 'build the field on imageTokenGrid(rows, cols): bicubic resampling is defined on patch grids',
     });
 }
 
@@ -116,6 +89,7 @@ export function resampleImageField(u: Field, rows: number, cols: number): Field 
       received: `${layout.leading} leading tokens`,
       fix: 'split off the extra tokens, resample the patches, then put them back',
     });
+  checkPatchGrid(u.tokenGrid, 'resampleImageField');
   checkSize('resampleImageField: rows', rows);
   checkSize('resampleImageField: cols', cols);
   if (u.tokenWeights !== undefined)
@@ -125,7 +99,7 @@ export function resampleImageField(u: Field, rows: number, cols: number): Field 
       fix: 'resample each sample without its padding, then pad again',
     });
   const { rows: r, cols: c, leading } = layout;
-  checkPatchPoints(u.tokenGrid, layout);
+
   const target = imageTokenGrid(rows, cols, { classToken: leading === 1 });
   const mr = bicubicMatrix(r, rows);
   const mc = bicubicMatrix(c, cols);

@@ -88,7 +88,21 @@ export function makeGrid(spec: Omit<Grid, 'size'> & { readonly size?: number }):
       }
     }
   }
+  if (spec.layout !== undefined) checkLayout(spec.rule, spec.layout, n, dimension);
   return Object.freeze({ ...spec, size: n });
+}
+
+/** A layout must describe the grid it is on: dimension 2, `leading + rows·cols = N`, integer counts. */
+function checkLayout(rule: string, layout: ImageLayout, n: number, dimension: number): void {
+  const { rows, cols, leading } = (layout ?? {}) as Partial<ImageLayout>;
+  const integers = [rows, cols, leading].every((v) => Number.isInteger(v) && (v as number) >= 0);
+  if (dimension !== 2 || !integers || rows! < 1 || cols! < 1 || leading! + rows! * cols! !== n) {
+    throw new DomainError(`${rule} grid: layout`, {
+      expected: `a 2-D grid whose ${n} points are leading + rows·cols (integers, rows, cols ≥ 1)`,
+      received: `dimension ${dimension}, layout ${JSON.stringify(layout) ?? describeValue(layout)}`,
+      fix: 'leave layout out, or give the image layout of the points (imageTokenGrid does)',
+    });
+  }
 }
 
 /**

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { DomainError } from './errors.js';
 import { integrate, makeGrid } from './grid.js';
 import { gaussLegendreRule } from './gauss-legendre.js';
-import { imageLayoutOf, imageTokenGrid } from './image-grid.js';
+import { checkPatchGrid, imageLayoutOf, imageTokenGrid } from './image-grid.js';
 import { interval, rectangle } from './interval.js';
 import { midpointRule, tokenGrid } from './midpoint.js';
 import { productGrid } from './product-grid.js';
@@ -104,4 +104,27 @@ describe('imageLayoutOf', () => {
     expect(() => imageLayoutOf(scattered, 'myOperator')).toThrow(/2-D grid without an image layout/);
     expect(() => imageLayoutOf(undefined as never, 'myOperator')).toThrow(DomainError);
   });
+});
+
+it('a layout must describe its grid, and only the midpoint patch grid of [0, 1]² passes checkPatchGrid', () => {
+  const points = new Float64Array([0.25, 0.25, 0.25, 0.75, 0.75, 0.25, 0.75, 0.75]);
+  const weights = new Float64Array(4).fill(0.25);
+  const domain = rectangle(interval(0, 1), interval(0, 1));
+  const spec = { domain, rule: 'custom' as const, dimension: 2 as const, points, weights, degree: -1 };
+  expect(checkPatchGrid(makeGrid({ ...spec, layout: { rows: 2, cols: 2, leading: 0 } }), 'g')).toEqual({
+    rows: 2,
+    cols: 2,
+    leading: 0,
+  });
+  for (const layout of [
+    { rows: 2, cols: 3, leading: 0 },
+    { rows: 1.5, cols: 2, leading: 1 },
+    { rows: 4, cols: 1, leading: -0 + 1 },
+  ])
+    expect(() => makeGrid({ ...spec, layout })).toThrow(/layout/);
+  const gauss = productGrid(gaussLegendreRule(interval(0, 1), 2), gaussLegendreRule(interval(0, 1), 2));
+  expect(() => checkPatchGrid(gauss, 'convolution')).toThrow(DomainError);
+  const wider = productGrid(midpointRule(interval(0, 2), 2), midpointRule(interval(0, 2), 2));
+  expect(() => checkPatchGrid(wider, 'convolution')).toThrow(/midpoint patch grid of \[0, 1\]²/);
+  expect(checkPatchGrid(imageTokenGrid(3, 2, { classToken: true }), 'g')).toEqual({ rows: 3, cols: 2, leading: 1 });
 });

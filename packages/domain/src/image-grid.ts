@@ -64,3 +64,39 @@ export function imageLayoutOf(grid: Grid, what: string): ImageLayout {
     });
   return layout;
 }
+
+/**
+ * The image layout of a token grid that is the `rows × cols` midpoint patch grid of [0, 1]² (after its leading
+ * points): what convolutions and bicubic resampling are defined on. Refuses other grids — a Gauss–Legendre product,
+ * a product of another rectangle — with a {@link DomainError} naming `what`.
+ */
+export function checkPatchGrid(grid: Grid, what: string): ImageLayout {
+  const layout = imageLayoutOf(grid, what);
+  const { rows, cols, leading } = layout;
+  const domain = grid.domain;
+  let bad =
+    domain.kind !== 'rectangle' ||
+    domain.x.lower !== 0 ||
+    domain.x.upper !== 1 ||
+    domain.y.lower !== 0 ||
+    domain.y.upper !== 1;
+  const w = 1 / (rows * cols);
+  for (let l = 0; l < rows * cols && !bad; l++) {
+    const x = grid.points[2 * (leading + l)]!;
+    const y = grid.points[2 * (leading + l) + 1]!;
+    bad =
+      Math.abs(x - (Math.floor(l / cols) + 0.5) / rows) > 1e-12 ||
+      Math.abs(y - ((l % cols) + 0.5) / cols) > 1e-12 ||
+      Math.abs(grid.weights[leading + l]! - w) > 1e-12 * w;
+  }
+  if (bad)
+    throw new DomainError(`${what}: token grid`, {
+      expected: `the ${rows} × ${cols} midpoint patch grid of [0, 1]² (points ((i + ½)/${rows}, (j + ½)/${cols}), weights 1/${rows * cols})`,
+      received:
+        domain.kind === 'rectangle'
+          ? `a ${grid.rule} grid on [${domain.x.lower}, ${domain.x.upper}] × [${domain.y.lower}, ${domain.y.upper}] whose points or weights are not the patch cells'`
+          : 'a grid on an interval',
+      fix: 'build the field on imageTokenGrid(rows, cols)',
+    });
+  return layout;
+}

@@ -13,7 +13,7 @@ export { midpointRule, tokenGrid, featureGrid } from './midpoint.js';
 export { trapezoidRule } from './trapezoid.js';
 export { gaussLegendreRule } from './gauss-legendre.js';
 export { productGrid } from './product-grid.js';
-export { imageTokenGrid, imageLayoutOf } from './image-grid.js';
+export { imageTokenGrid, imageLayoutOf, checkPatchGrid } from './image-grid.js';
 export type { ImageTokenGridOptions } from './image-grid.js';
 export { bicubicMatrix, resampleImageField } from './bicubic.js';
 export { Field, field, checkField } from './field.js';

@@ -148,3 +148,20 @@ describe('BatchNorm: bad input', () => {
     u.dispose();
   });
 });
+
+it('refuses a negative running variance (it would give NaN silently)', () => {
+  const c = 2;
+  const u = field(tf.ones([1, 4, c]) as tf.Tensor3D, { tokenGrid: imageTokenGrid(2, 2) });
+  const norm = {
+    mean: tf.zeros([c]) as tf.Tensor1D,
+    variance: tf.tensor1d([1, -0.5]),
+    weight: tf.ones([c]) as tf.Tensor1D,
+    bias: tf.zeros([c]) as tf.Tensor1D,
+    epsilon: 1e-5,
+  };
+  const before = tf.memory().numTensors;
+  expect(() => batchNormAffine(u, norm)).toThrow(DomainError);
+  expect(() => batchNormAffine(u, norm)).toThrow(/running variances ≥ 0/);
+  expect(tf.memory().numTensors).toBe(before);
+  tf.dispose([u.values, norm.mean, norm.variance, norm.weight, norm.bias]);
+});

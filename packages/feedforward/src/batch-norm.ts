@@ -81,5 +81,14 @@ export function checkBatchNorm(subject: string, norm: unknown, channels?: number
       fix: "pass the BatchNorm2d's eps (1e-5 by default, as in CvT)",
     });
   }
+  const variance = n.variance as tf.Tensor1D;
+  const smallest = tf.tidy(() => tf.min(variance).dataSync()[0]!);
+  if (!(smallest >= 0)) {
+    throw new DomainError(`${subject}: norm.variance`, {
+      expected: 'running variances ≥ 0 (finite)',
+      received: `a smallest value of ${smallest}`,
+      fix: "pass the BatchNorm2d's running_var as stored (a variance is never negative)",
+    });
+  }
   return size!;
 }

@@ -132,3 +132,39 @@ describe('convolutional map: bad input', () => {
     disposeParams(p);
   });
 });
+
+it("with leadingTokens: 'pass' the class token skips the map and the patches go onto the strided grid", async () => {
+  await tf.setBackend('cpu');
+  const c = 4;
+  const weight = tf.randomNormal([c, 1, 3, 3], 0, 0.5, 'float32', 1) as tf.Tensor4D;
+  const norm = {
+    mean: tf.randomNormal([c], 0, 0.1, 'float32', 4) as tf.Tensor1D,
+    variance: tf.randomUniform([c], 0.5, 1.5, 'float32', 5) as tf.Tensor1D,
+    weight: tf.randomNormal([c], 1, 0.1, 'float32', 2) as tf.Tensor1D,
+    bias: tf.randomNormal([c], 0, 0.1, 'float32', 3) as tf.Tensor1D,
+    epsilon: 1e-5,
+  };
+  const values = tf.randomNormal([2, 1 + 16, c], 0, 1, 'float32', 6) as tf.Tensor3D;
+  const u = field(values, { tokenGrid: imageTokenGrid(4, 4, { classToken: true }) });
+  const map = convolutionalMap({ weight, norm }, { stride: 2, padding: 1 }, 'key map', { leadingTokens: 'pass' });
+  const out = map(u);
+  expect(out.values.shape).toEqual([2, 1 + 4, c]);
+  expect(out.tokenGrid.layout).toEqual({ rows: 2, cols: 2, leading: 1 });
+  const patches = field(tf.slice(values, [0, 1, 0], [2, 16, c]) as tf.Tensor3D, { tokenGrid: imageTokenGrid(4, 4) });
+  const plain = convolutionalMap({ weight, norm }, { stride: 2, padding: 1 })(patches);
+  expectClose(tf.slice(out.values, [0, 0, 0], [2, 1, c]), tf.slice(values, [0, 0, 0], [2, 1, c]));
+  expectClose(tf.slice(out.values, [0, 1, 0], [2, 4, c]), plain.values, { rtol: 1e-6, atol: 1e-6 });
+  await expectNoLeaks(() => [map(u).values]);
+  expect(() => convolutionalMap({ weight, norm }, { stride: 2, padding: 1 })(u)).toThrow(/split the class token off/);
+  expect(() =>
+    convolutionalMap({ weight, norm }, { stride: 1, padding: 1 }, 'm', { leadingTokens: 'keep' as never }),
+  ).toThrow(/leadingTokens/);
+  tf.dispose([
+    out.values,
+    plain.values,
+    patches.values,
+    values,
+    weight,
+    ...Object.values(norm).filter((x) => typeof x !== 'number'),
+  ]);
+});

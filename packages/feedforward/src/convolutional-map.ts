@@ -4,8 +4,17 @@
  * field to the tokens that the attention's feature-integral transforms W^Q, W^K, W^V then act on; with a stride it
  * puts keys and values on a coarser grid of the same Ω_x.
  */
-import { describeValue, type tf } from '@tide/backend';
-import { DomainError, ShapeError, type Field, type TokenMap } from '@tide/domain';
+import { describeValue, tf } from '@tide/backend';
+import {
+  DomainError,
+  ShapeError,
+  checkField,
+  field,
+  imageLayoutOf,
+  imageTokenGrid,
+  type Field,
+  type TokenMap,
+} from '@tide/domain';
 import { batchNormAffineOf, checkBatchNorm, type BatchNormParameters } from './batch-norm.js';
 import {
   checkDepthwiseKernel,
@@ -33,11 +42,17 @@ export interface ConvolutionalMapParameters {
  * `rows' = ⌊(rows + 2p − k)/s⌋ + 1`. The parameters and geometry are checked here, the field at each call;
  * `label` names the map in errors (e.g. `'query projection'`). Differentiable on every backend; each call
  * returns a new field that the caller owns.
+ *
+ * With `options.leadingTokens: 'pass'`, a field whose grid has a leading class point (`imageTokenGrid(…, {
+ * classToken: true })`) is taken too: the class token is not a cell of the image, so it passes through unchanged
+ * and is put back ahead of the convolved patches, on the output grid with its class point (CvT's class token,
+ * which skips the convolutional projections).
  */
 export function convolutionalMap(
   params: ConvolutionalMapParameters,
   geometry: ConvolutionGeometry,
   label = 'convolutionalMap',
+  options: ConvolutionalMapOptions = {},
 ): TokenMap {
   if (typeof label !== 'string' || label === '') {
     throw new DomainError('convolutionalMap: label', {
@@ -57,7 +72,15 @@ export function convolutionalMap(
   checkDepthwiseKernel(label, weight);
   checkBatchNorm(label, norm, weight.shape[0], 'channel of the kernel');
   const fixed = checkGeometry(label, geometry); // a copy: later edits of the caller's object do not reach the map
-  return (u: Field) => {
+  const leadingTokens = options?.leadingTokens ?? 'refuse';
+  if (leadingTokens !== 'refuse' && leadingTokens !== 'pass') {
+    throw new DomainError(`${label}: options.leadingTokens`, {
+      expected: "'refuse' (the default) or 'pass'",
+      received: describeValue(leadingTokens),
+      fix: "pass { leadingTokens: 'pass' } to let a class token through unconvolved",
+    });
+  }
+  const onPatches = (u: Field): Field => {
     const conv = depthwiseConvolutionOf(label, u, weight, fixed);
     try {
       return batchNormAffineOf(label, conv, norm);
@@ -65,4 +88,40 @@ export function convolutionalMap(
       conv.dispose();
     }
   };
+  if (leadingTokens === 'refuse') return onPatches;
+  return (u: Field) => {
+    checkField(label, u);
+    const layout = imageLayoutOf(u.tokenGrid, label);
+    if (layout.leading === 0) return onPatches(u);
+    if (layout.leading !== 1) {
+      throw new DomainError(`${label}: token grid`, {
+        expected: 'at most one leading token (a class point) before the patches',
+        received: `${layout.leading} leading tokens`,
+        fix: 'split the extra tokens off before the map',
+      });
+    }
+    let grid = u.tokenGrid;
+    const values = tf.tidy(() => {
+      const [b, n, d] = u.values.shape;
+      const cls = tf.slice(u.values, [0, 0, 0], [b, 1, d]); // [B, 1, d]
+      const patches = field(tf.slice(u.values, [0, 1, 0], [b, n - 1, d]) as tf.Tensor3D, {
+        tokenGrid: imageTokenGrid(layout.rows, layout.cols),
+        featureGrid: u.featureGrid,
+      }); // [B, rows·cols, d]
+      const out = onPatches(patches); // [B, rows'·cols', d]
+      const o = imageLayoutOf(out.tokenGrid, label);
+      grid = imageTokenGrid(o.rows, o.cols, { classToken: true });
+      return tf.concat([cls, out.values], 1) as tf.Tensor3D; // [B, 1 + rows'·cols', d]
+    });
+    return field(values, { tokenGrid: grid, featureGrid: u.featureGrid });
+  };
+}
+
+/** Options of {@link convolutionalMap}. */
+export interface ConvolutionalMapOptions {
+  /**
+   * What to do with leading tokens (a class point) before the patches: `'refuse'` (default: a DomainError) or
+   * `'pass'` (they pass through unconvolved).
+   */
+  readonly leadingTokens?: 'refuse' | 'pass';
 }

@@ -22,4 +22,4 @@ export type { ConvolutionGeometry } from './convolution.js';
 export { batchNormAffine } from './batch-norm.js';
 export type { BatchNormParameters } from './batch-norm.js';
 export { convolutionalMap } from './convolutional-map.js';
-export type { TokenMap, ConvolutionalMapParameters } from './convolutional-map.js';
+export type { TokenMap, ConvolutionalMapParameters, ConvolutionalMapOptions } from './convolutional-map.js';

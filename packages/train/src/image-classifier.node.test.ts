@@ -63,6 +63,9 @@ it('refuses bad architectures, options and labels with a TrainingError', async (
   const { pixels, labels } = batch(4);
   const wrong = tf.tensor1d([0, 1, 2], 'int32');
   expect(() => classificationLoss(model, pixels, wrong)).toThrow(TrainingError);
+  const outOfRange = tf.tensor1d([0, 1, 2, 4], 'int32');
+  expect(() => classificationLoss(model, pixels, outOfRange)).toThrow(/classes 0 … 3/);
+  outOfRange.dispose();
   tf.dispose([pixels, labels, wrong]);
   model.dispose();
 });

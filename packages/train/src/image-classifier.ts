@@ -141,6 +141,15 @@ export function classificationLoss(
       received: labels instanceof tf.Tensor ? `${labels.dtype} [${labels.shape.join(', ')}]` : describeValue(labels),
       fix: 'pass one integer class per image',
     });
+  const [lo, hi] = [tf.min(labels), tf.max(labels)];
+  const range = [lo.dataSync()[0]!, hi.dataSync()[0]!];
+  tf.dispose([lo, hi]);
+  if (range[0]! < 0 || range[1]! >= classes)
+    throw new TrainingError('labels', {
+      expected: `classes 0 … ${classes - 1}`,
+      received: `labels from ${range[0]} to ${range[1]}`,
+      fix: 'number the classes from 0, one per head output',
+    });
   return tf.tidy(() => {
     const { output, logits } = visionForward(model, pixels, options);
     output.dispose();

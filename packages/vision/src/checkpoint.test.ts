@@ -4,7 +4,7 @@ import { expect, it } from 'vitest';
 import { flattenTree, tf } from '@tide/backend';
 import { CheckpointError, readSafetensors, writeSafetensors } from '@tide/formats';
 import { fixtureDir } from '@tide/fixtures';
-import { visionConfigJson, visionModelFromTensors, visionStateDict } from './checkpoint.js';
+import { visionConfigJson, visionModel, visionModelFromTensors, visionStateDict } from './checkpoint.js';
 import { loadVisionCheckpoint } from './node.js';
 
 it('a torchvision ViT round-trips through its state dict and config', () => {
@@ -40,4 +40,18 @@ it('refuses unused tensors (unless allowed) and writing layouts it only reads', 
   const cvt = loadVisionCheckpoint(fixtureDir('cvt-1stage'));
   expect(() => visionConfigJson(cvt)).toThrow(CheckpointError);
   cvt.dispose();
+});
+
+it('visionModel refuses a tree that does not fit its config, naming the path', async () => {
+  const model = loadVisionCheckpoint(fixtureDir('vit-torchvision'));
+  const { positions: _positions, ...rest } = model.parameters;
+  expect(() => visionModel(model.config, rest as never, 'hand-built')).toThrow(
+    /parameter "positions": expected a tensor of shape \[1, 17, 16\]/,
+  );
+  const wrong = { ...model.parameters, classToken: tf.zeros([1, 16]) };
+  expect(() => visionModel(model.config, wrong as never, 'hand-built')).toThrow(CheckpointError);
+  const { head: _head, ...headless } = model.parameters;
+  expect(visionModel(model.config, headless as never, 'headless').parameters.head).toBeUndefined();
+  wrong.classToken.dispose();
+  model.dispose();
 });

@@ -3,11 +3,12 @@
  * parameter tree read strictly from safetensors tensors (every tensor used, every shape checked), and the way
  * back (state dict and config.json) for models TIDE trains.
  */
-import { flattenTree, unflattenTree } from '@tide/backend';
+import { disposeTree, flattenTree, formatShape, tf, unflattenTree } from '@tide/backend';
 import {
   CheckpointError,
   hfCvtKeyTable,
   hfVitKeyTable,
+  keyTableShapes,
   readParameterTree,
   torchvisionVitKeyTable,
   writeWithKeyTable,
@@ -16,7 +17,7 @@ import {
   type SafeTensor,
   type TensorToWrite,
 } from '@tide/formats';
-import { visionModel, type VisionConfig, type VisionModel, type VisionParameters } from './model.js';
+import type { VisionConfig, VisionModel, VisionParameters } from './model.js';
 
 /** The key table of a config's layout. */
 export function visionKeyTable(cfg: VisionConfig): KeyTable {
@@ -63,7 +64,12 @@ export function visionModelFromTensors(
   options: ReadTreeOptions = {},
 ): VisionModel {
   const leaves = readParameterTree(tensors, visionKeyTable(cfg), source, options);
-  return visionModel(cfg, unflattenTree<VisionParameters>(leaves), source);
+  try {
+    return visionModel(cfg, unflattenTree<VisionParameters>(leaves), source);
+  } catch (error) {
+    for (const t of leaves.values()) t.dispose();
+    throw error;
+  }
 }
 
 /** The checkpoint tensors of a model in its config's layout (what {@link visionModelFromTensors} reads back). */
@@ -98,4 +104,31 @@ export function visionConfigJson(model: VisionModel, extra: Record<string, unkno
     layer_norm_eps: c.epsilon,
     ...extra,
   };
+}
+
+/**
+ * A model that owns `parameters` (disposing it disposes the tree). The tree is checked against the config's key
+ * table: every leaf the layout needs is a tensor of its shape (the head may be absent), so a hand-built model fails
+ * here, naming the path, rather than inside a solve.
+ *
+ * @throws CheckpointError naming the first missing or misshapen leaf
+ */
+export function visionModel(config: VisionConfig, parameters: VisionParameters, source: string): VisionModel {
+  const leaves = flattenTree(parameters);
+  const optional = new Set(
+    visionKeyTable(config)
+      .entries.filter((e) => e.optional)
+      .flatMap((e) => e.paths),
+  );
+  for (const [path, shape] of keyTableShapes(visionKeyTable(config))) {
+    const t = leaves.get(path);
+    if (t === undefined && optional.has(path)) continue;
+    if (!(t instanceof tf.Tensor) || t.shape.length !== shape.length || t.shape.some((n, i) => n !== shape[i]))
+      throw new CheckpointError(`${source}: parameter "${path}"`, {
+        expected: `a tensor of shape ${formatShape(shape)} (${config.layout} layout)`,
+        received: t instanceof tf.Tensor ? formatShape(t.shape) : 'nothing',
+        fix: 'build the tree with the shapes of keyTableShapes(visionKeyTable(config))',
+      });
+  }
+  return { config, parameters, source, dispose: () => disposeTree(parameters) };
 }

@@ -39,6 +39,7 @@ it('refuses bad fields with a CheckpointError naming the key', () => {
     [{ ...raw('cvt-3stage'), depth: [1, 1] }, /"depth": expected a list of 3/],
     [{ ...raw('cvt-3stage'), stride_q: [1, 2, 1] }, /"stride_q"/],
     [{ ...raw('cvt-3stage'), tide: 'rk4' }, /"tide"/],
+    [{ ...raw('cvt-3stage'), embed_dim: [] }, /"embed_dim": expected at least one stage/],
   ];
   for (const [config, message] of cases) {
     expect(() => parseVisionConfig(config, 'config.json')).toThrow(CheckpointError);

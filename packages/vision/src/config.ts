@@ -139,6 +139,12 @@ function cvtConfig(file: string, c: ConfigObject): VisionConfig {
     positive,
   );
   const s = dims.length;
+  if (s === 0)
+    throw new CheckpointError(`${file}: "embed_dim"`, {
+      expected: 'at least one stage (a list of stage widths)',
+      received: '[]',
+      fix: 'give every stage its width, e.g. [64, 192, 384]',
+    });
   const list = <T>(k: string, what: string, check: (v: unknown) => T | undefined) =>
     configList(file, raw(k), k, s, what, check);
   const heads = list('num_heads', 'positive integers', positive);

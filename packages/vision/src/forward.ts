@@ -24,6 +24,8 @@ import {
 import { visionLayerRates } from './layer-rates.js';
 import { checkPixels, liftPatches } from './patch-lifting.js';
 import { positionsOn } from './positions.js';
+import { stageGrids } from './stage-grids.js';
+import { ImageInputError } from './errors.js';
 import type { AffineParameters, VisionModel } from './model.js';
 
 /** Options of {@link visionForward}. */
@@ -70,8 +72,15 @@ function sumStats(a: SolverStatistics | undefined, b: SolverStatistics): SolverS
 }
 
 /** The ViT's initial field: class token, lifted patches, plus the resampled position embedding. */
-export function vitInitialField(model: VisionModel, pixels: tf.Tensor4D): Field {
+export function vitInitialField(model: VisionModel, pixels: tf.Tensor4D, source = 'pixel_values'): Field {
   const cfg = model.config;
+  if (cfg.vit === undefined)
+    throw new ImageInputError(`${model.source}: vitInitialField`, {
+      expected: 'a ViT',
+      received: cfg.layout,
+      fix: 'a CvT has no single initial field: use visionForward',
+    });
+  checkPixels(pixels, cfg.channels, cfg.vit.patch, source);
   const v = cfg.vit!;
   const p = model.parameters;
   const [b, , h, w] = pixels.shape;
@@ -79,7 +88,7 @@ export function vitInitialField(model: VisionModel, pixels: tf.Tensor4D): Field 
   const cols = w / v.patch;
   const grid: [number, number] = [cfg.imageSize![0] / v.patch, cfg.imageSize![1] / v.patch];
   const values = tf.tidy(() => {
-    const lifted = liftPatches(pixels, p.lift!); // [B, P, d]
+    const lifted = liftPatches(pixels, p.lift!); // [B, P, d] (checks the pixels)
     const cls = tf.tile(p.classToken!, [b, 1, 1]); // [B, 1, d]
     const positions = positionsOn(p.positions!, grid, rows, cols); // [1, 1 + P, d]
     return tf.add(tf.concat([cls, lifted.values], 1), positions) as tf.Tensor3D; // [B, 1 + P, d]
@@ -95,7 +104,7 @@ function vitForward(model: VisionModel, pixels: tf.Tensor4D, options: VisionForw
   const rates = model.parameters.layers!.map((l, i) =>
     visionLayerRates(l, { heads: v.heads, epsilon: cfg.epsilon }, `${i}`),
   );
-  const u0 = vitInitialField(model, pixels);
+  const u0 = vitInitialField(model, pixels, options.source);
   let sol;
   try {
     sol = solveLayers(u0, rates, d, options.saveLayers ?? false);
@@ -126,6 +135,12 @@ function cvtForward(model: VisionModel, pixels: tf.Tensor4D, options: VisionForw
   const d = checkVisionDiscretisation(options);
   checkPixels(pixels, cfg.channels, 1, options.source);
   const stages = cfg.stages!;
+  stageGrids(stages, pixels.shape[2], pixels.shape[3], options.source); // every stage's kernels fit, or a typed error
+  const stageRates = stages.map((stage, s) =>
+    model.parameters.stages![s]!.layers.map((l, i) =>
+      visionLayerRates(l, { heads: stage.heads, epsilon: cfg.epsilon, stage }, `${s}.${i}`),
+    ),
+  ); // built before any tensor, so a bad parameter leaks nothing
   let current: Field = imageField(pixels); // [B, H·W, C]
   let cls: tf.Tensor3D | undefined;
   let stats: SolverStatistics | undefined;
@@ -147,9 +162,7 @@ function cvtForward(model: VisionModel, pixels: tf.Tensor4D, options: VisionForw
               { tokenGrid: imageTokenGrid(layout.rows, layout.cols, { classToken: true }) },
             ); // [B, (1 +) r·c, C_s]
       if (u0.values !== normed) normed.dispose();
-      const rates = sp.layers.map((l, i) =>
-        visionLayerRates(l, { heads: stage.heads, epsilon: cfg.epsilon, stage }, `${s}.${i}`),
-      );
+      const rates = stageRates[s]!;
       let sol;
       try {
         sol = solveLayers(u0, rates, d);

@@ -9,7 +9,6 @@
  * @packageDocumentation
  */
 export { ImageInputError, VisionDiscretisationError } from './errors.js';
-export { visionModel } from './model.js';
 export type {
   AffineParameters,
   ConvolutionParameters,
@@ -24,10 +23,16 @@ export type {
   VisionParameters,
 } from './model.js';
 export { parseVisionConfig, isVisionConfig } from './config.js';
-export { visionKeyTable, visionModelFromTensors, visionStateDict, visionConfigJson } from './checkpoint.js';
+export {
+  visionKeyTable,
+  visionModel,
+  visionModelFromTensors,
+  visionStateDict,
+  visionConfigJson,
+} from './checkpoint.js';
 export { checkPixels, liftPatches } from './patch-lifting.js';
 export { positionsOn } from './positions.js';
-export { visionLayerRates, classTokenAwareMap, BATCH_NORM_EPSILON } from './layer-rates.js';
+export { visionLayerRates, BATCH_NORM_EPSILON } from './layer-rates.js';
 export type { VisionLayerRates } from './layer-rates.js';
 export {
   checkVisionDiscretisation,
@@ -50,3 +55,5 @@ export {
 export type { Rgb, ShapeClass, ShapeScene, ShapeRenderOptions, ShapesBatchOptions, ShapesBatch } from './shapes.js';
 export { predictClasses, imageAttentionKernels } from './inspection.js';
 export type { ImageKernel, ImageKernels } from './inspection.js';
+export { stageGrids } from './stage-grids.js';
+export type { StageGrid } from './stage-grids.js';

@@ -7,9 +7,8 @@
  *   class token, when the stage has one, skips them), keys and values on the strided, coarser grid
  *   (`MappedAttention`), and the score scale of the stage width, `d^(−1/2)`.
  */
-import { tf } from '@tide/backend';
 import { IntegralAttention, MappedAttention, type AttentionMaps } from '@tide/attention';
-import { field, imageLayoutOf, imageTokenGrid, type Field, type TokenMap, type VectorField } from '@tide/domain';
+import type { TokenMap, VectorField } from '@tide/domain';
 import { convolutionalMap, feedforwardRate } from '@tide/feedforward';
 import { AffineStep, LayerNormConstraint, preNormRate } from '@tide/normalization';
 import type { DepthwiseMapParameters, StageConfig, VisionLayerParameters } from './model.js';
@@ -23,51 +22,23 @@ export interface VisionLayerRates {
   readonly feedforward: VectorField;
 }
 
-/**
- * A `dw_bn` map that lets a leading class token through unconvolved: the patches (raster order after the class
- * point) are convolved and normalised on their grid, and the class token is put back ahead of the result, on
- * the output grid with a class point.
- */
-export function classTokenAwareMap(
+/** A `dw_bn` map of a CvT layer (depthwise convolution, BatchNorm in eval mode); the class token passes unconvolved. */
+function depthwiseMap(
   p: DepthwiseMapParameters,
   geometry: { readonly stride: number; readonly padding: number },
   label: string,
 ): TokenMap {
-  const conv = convolutionalMap(
-    {
-      weight: p.weight,
-      norm: { mean: p.mean, variance: p.variance, weight: p.gamma, bias: p.beta, epsilon: BATCH_NORM_EPSILON },
-    },
-    geometry,
-    label,
-  );
-  return (u: Field): Field => {
-    const layout = imageLayoutOf(u.tokenGrid, label);
-    if (layout.leading === 0) return conv(u);
-    let grid = u.tokenGrid;
-    const values = tf.tidy(() => {
-      const [b, n, d] = u.values.shape;
-      const cls = tf.slice(u.values, [0, 0, 0], [b, 1, d]); // [B, 1, d]
-      const patches = field(tf.slice(u.values, [0, 1, 0], [b, n - 1, d]) as tf.Tensor3D, {
-        tokenGrid: imageTokenGrid(layout.rows, layout.cols),
-        featureGrid: u.featureGrid,
-      }); // [B, r·c, d]
-      const out = conv(patches); // [B, r'·c', d]
-      const o = imageLayoutOf(out.tokenGrid, label);
-      grid = imageTokenGrid(o.rows, o.cols, { classToken: true });
-      return tf.concat([cls, out.values], 1) as tf.Tensor3D; // [B, 1 + r'·c', d]
-    });
-    return field(values, { tokenGrid: grid, featureGrid: u.featureGrid });
-  };
+  const norm = { mean: p.mean, variance: p.variance, weight: p.gamma, bias: p.beta, epsilon: BATCH_NORM_EPSILON };
+  return convolutionalMap({ weight: p.weight, norm }, geometry, label, { leadingTokens: 'pass' });
 }
 
 /** The attention maps of a CvT layer from its convolutions. */
 function cvtMaps(layer: VisionLayerParameters, stage: StageConfig, index: string): AttentionMaps {
   const c = layer.convolutions!;
   return {
-    query: classTokenAwareMap(c.query, stage.query, `query map[${index}]`),
-    key: classTokenAwareMap(c.key, stage.keyValue, `key map[${index}]`),
-    value: classTokenAwareMap(c.value, stage.keyValue, `value map[${index}]`),
+    query: depthwiseMap(c.query, stage.query, `query map[${index}]`),
+    key: depthwiseMap(c.key, stage.keyValue, `key map[${index}]`),
+    value: depthwiseMap(c.value, stage.keyValue, `value map[${index}]`),
   };
 }
 

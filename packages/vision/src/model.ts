@@ -7,7 +7,7 @@
  * The key tables of `@tide/formats` (`torchvisionVitKeyTable`, `hfVitKeyTable`, `hfCvtKeyTable`) map checkpoint
  * keys to the tree's paths.
  */
-import { disposeTree, type tf } from '@tide/backend';
+import type { tf } from '@tide/backend';
 import type { AttentionParameters } from '@tide/attention';
 import type { FeedforwardParameters } from '@tide/feedforward';
 
@@ -128,9 +128,4 @@ export interface VisionModel {
   /** Where it came from, for messages. */
   readonly source: string;
   dispose(): void;
-}
-
-/** A model that owns `parameters`. */
-export function visionModel(config: VisionConfig, parameters: VisionParameters, source: string): VisionModel {
-  return { config, parameters, source, dispose: () => disposeTree(parameters) };
 }

@@ -33,6 +33,16 @@ describeEachBackend('image models equal their PyTorch peers', () => {
         io.dispose();
       }
       const io = visionFixtureIO(name);
+      // A batch of one: the first image alone gives the first rows.
+      const one = tf.slice(io.pixelValues, [0, 0, 0, 0], [1, -1, -1, -1]) as tf.Tensor4D;
+      const single = visionForward(model, one);
+      const firstOut = tf.slice(io.output, [0, 0, 0], [1, -1, -1]);
+      const firstLogits = tf.slice(io.logits!, [0, 0], [1, -1]);
+      expect(maxAbsDiff(single.output, firstOut), `${name}: batch of one`).toBeLessThanOrEqual(
+        parityTolerance(io.output),
+      );
+      expect(maxAbsDiff(single.logits!, firstLogits)).toBeLessThanOrEqual(parityTolerance(io.logits!));
+      tf.dispose([one, single.output, single.logits!, firstOut, firstLogits]);
       await expectNoLeaks(() => {
         const r = visionForward(model, io.pixelValues, { scheme: 'rk4', stepsPerLayer: 2 });
         return [r.output, ...(r.logits ? [r.logits] : [])];

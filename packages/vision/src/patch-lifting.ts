@@ -10,7 +10,8 @@
  * `H/p × W/p` patch grid (`imageTokenGrid`, raster order).
  */
 import { describeValue, tf } from '@tide/backend';
-import { field, imageTokenGrid, type Field } from '@tide/domain';
+import { ShapeError, type Field } from '@tide/domain';
+import { convolution, imageField } from '@tide/feedforward';
 import { ImageInputError } from './errors.js';
 import type { ConvolutionParameters } from './model.js';
 
@@ -66,21 +67,26 @@ export function checkPixels(pixels: tf.Tensor, channels: number, multiple: numbe
 
 /**
  * The patch lifting of `pixels` `[B, C, H, W]` with `lift.weight` `[d, C, p, p]` and `lift.bias` `[d]`: a new
- * field `[B, (H/p)·(W/p), d]` on `imageTokenGrid(H/p, W/p)`. Inputs are checked by the caller
- * ({@link checkPixels}); the result is the only surviving tensor.
+ * field `[B, (H/p)·(W/p), d]` on `imageTokenGrid(H/p, W/p)` — the convolution of `@tide/feedforward` whose kernel
+ * tiles the image (stride = p, no padding). The pixels are checked ({@link checkPixels}); the result is the only
+ * surviving tensor.
+ *
+ * @throws ImageInputError for pixels that do not fit the lifting; ShapeError for a lifting that is not `[d, C, p, p]`
  */
-export function liftPatches(pixels: tf.Tensor4D, lift: ConvolutionParameters): Field {
-  const [d, channels, p] = lift.weight.shape;
-  const [b, , h, w] = pixels.shape;
-  const rows = h / p;
-  const cols = w / p;
-  const values = tf.tidy(() => {
-    const nhwc = tf.transpose(pixels, [0, 2, 3, 1]); // [B, H, W, C]
-    const cells = tf.reshape(nhwc, [b, rows, p, cols, p * channels]); // [B, r, p, c, p·C]
-    const patches = tf.reshape(tf.transpose(cells, [0, 1, 3, 2, 4]), [b * rows * cols, p * p * channels]); // [B·r·c, p·p·C]
-    const kernel = tf.reshape(tf.transpose(lift.weight, [0, 2, 3, 1]), [d, p * p * channels]); // [d, p·p·C]
-    const lifted = tf.add(tf.matMul(patches, kernel, false, true), lift.bias); // [B·r·c, d]
-    return tf.reshape(lifted, [b, rows * cols, d]) as tf.Tensor3D; // [B, P, d]
-  });
-  return field(values, { tokenGrid: imageTokenGrid(rows, cols) });
+export function liftPatches(pixels: tf.Tensor4D, lift: ConvolutionParameters, source = 'pixel_values'): Field {
+  const weight = lift?.weight;
+  if (!(weight instanceof tf.Tensor) || weight.rank !== 4 || weight.shape[2] !== weight.shape[3])
+    throw new ShapeError('liftPatches: lift.weight', {
+      expected: 'a square patch kernel [d, C, p, p] (PyTorch Conv2d layout)',
+      received: describeValue(weight),
+      fix: "pass the checkpoint's conv_proj / patch_embeddings.projection weight",
+    });
+  const [, channels, p] = weight.shape as [number, number, number, number];
+  checkPixels(pixels, channels, p, source);
+  const image = imageField(pixels); // [B, H·W, C]
+  try {
+    return convolution(image, weight, lift.bias, { stride: p, padding: 0 }); // [B, (H/p)·(W/p), d]
+  } finally {
+    image.dispose();
+  }
 }
