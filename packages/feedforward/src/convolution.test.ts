@@ -258,7 +258,7 @@ describe('convolution: bad input', () => {
     );
     const gl = gaussLegendreRule(interval(0, 1), 3);
     const skewed = field(tf.ones([1, 9, 3]) as tf.Tensor3D, { tokenGrid: productGrid(gl, gl) });
-    expect(() => convolution(skewed, w, undefined, g)).toThrow(/expected a uniform image grid/);
+    expect(() => convolution(skewed, w, undefined, g)).toThrow(/expected the 3 × 3 midpoint patch grid of \[0, 1\]²/);
     const padded = field(tf.ones([1, 12, 3]) as tf.Tensor3D, {
       tokenGrid: imageTokenGrid(3, 4),
       tokenWeights: new Array<number>(12).fill(1 / 12),
