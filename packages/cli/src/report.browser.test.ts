@@ -13,8 +13,16 @@ it('the report page renders every chart with data', async () => {
   const doc = frame.contentDocument!;
   expect(doc.querySelector('h1')?.textContent).toMatch(/integro-differential/);
   const figures = [...doc.querySelectorAll<HTMLElement>('figure[data-chart]')];
-  // The default model's charts (anytime depth adds two with --continuous-model, checked in Node).
-  expect(figures.map((f) => f.dataset['chart'])).toEqual(['kernels', 'trajectories', 'constraint', 'refinement']);
+  // The default models' charts (anytime depth adds two with --continuous-model, checked in Node): the text model's
+  // four, then the shapes ViT's pictures and kernels.
+  expect(figures.map((f) => f.dataset['chart'])).toEqual([
+    'kernels',
+    'trajectories',
+    'constraint',
+    'refinement',
+    'pictures',
+    'image-kernels',
+  ]);
   // What each chart must show, as visible area rather than a count of marks (an empty chart can have every mark).
   const visible: Record<string, (svg: SVGSVGElement) => void> = {
     kernels: (svg) => {
@@ -44,6 +52,23 @@ it('the report page renders every chart with data', async () => {
       const lines = [...svg.querySelectorAll<SVGPathElement>('g.mark-line path')];
       expect(lines.length, 'refinement: lines').toBeGreaterThanOrEqual(4);
       for (const l of lines) expect(l.getBBox().width, 'refinement: line extent').toBeGreaterThan(1);
+    },
+    pictures: (svg) => {
+      const pixels = [...svg.querySelectorAll<SVGPathElement>('g.mark-rect path')];
+      expect(pixels.length, 'pictures: a cell per pixel at 32 × 32 and 48 × 48').toBe(32 * 32 + 48 * 48);
+      expect(new Set(pixels.map((c) => c.getAttribute('fill'))).size, 'pictures: distinct colours').toBeGreaterThan(4);
+      for (const c of pixels.slice(0, 50))
+        expect(c.getBBox().width * c.getBBox().height, 'pictures: pixel area').toBeGreaterThan(1);
+    },
+    'image-kernels': (svg) => {
+      const cells = [...svg.querySelectorAll<SVGPathElement>('g.mark-rect path')];
+      // 4 layers × 4 heads, on the 4 × 4 and the 6 × 6 grid, and an outlined query per panel.
+      expect(cells.length, 'image kernels: cells').toBeGreaterThanOrEqual(16 * (16 + 36) + 2 * 16);
+      expect(new Set(cells.map((c) => c.getAttribute('fill'))).size, 'image kernels: distinct fills').toBeGreaterThan(
+        20,
+      );
+      for (const c of cells.slice(0, 50))
+        expect(c.getBBox().width * c.getBBox().height, 'image kernels: cell area').toBeGreaterThan(1);
     },
     continuum: (svg) => {
       const lines = [...svg.querySelectorAll<SVGPathElement>('g.mark-line path')];
