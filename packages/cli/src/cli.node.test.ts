@@ -20,16 +20,10 @@ import { readSafetensors, writeSafetensors } from '@tide/formats';
 import { SCHEME_NAMES } from '@tide/transformer';
 import { loadCheckpoint } from '@tide/transformer/node';
 import { DEFAULT_MODEL_DIR, HELP_BACKENDS, HELP_SCHEMES, runCli } from './cli.js';
+import { tide } from './cli-outcome.fixture.js';
 
 const work = mkdtempSync(join(tmpdir(), 'tide-cli-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-async function tide(...argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(argv, { out: (l) => out.push(l), err: (l) => err.push(l) });
-  return { code, out, err };
-}
 
 function readOutput(file: string): tf.Tensor3D {
   const t = readSafetensors(new Uint8Array(readFileSync(file)), file).tensors.get('output')!;

@@ -1,37 +1,17 @@
 // Property-based fuzzing of `tide forward`'s input handling, in-process (seeded, so a failure reproduces):
 // malformed configs, weights and inputs derived from the committed fixtures. Every run either succeeds or ends
 // with one typed line (exit 1 or 2) — never "unexpected error", never a stack trace, never an output file.
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fixtureDir } from '@tide/fixtures';
 import { writeSafetensors, type TensorToWrite } from '@tide/formats';
-import { runCli } from './cli.js';
+import { expectTypedFailureOrSuccess, forwardOutcome } from './cli-outcome.fixture.js';
 
 const work = mkdtempSync(join(tmpdir(), 'tide-fuzz-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-async function forwardOutcome(modelDir: string, input: string): Promise<{ code: number; err: string[] }> {
-  const output = join(work, 'out.safetensors');
-  rmSync(output, { force: true });
-  const err: string[] = [];
-  const code = await runCli(
-    ['forward', '--model', modelDir, '--input', input, '--output', output, '--backend', 'cpu'],
-    { out: () => undefined, err: (l) => err.push(l) },
-  );
-  if (code !== 0) expect(existsSync(output), 'no output file after a failure').toBe(false);
-  return { code, err };
-}
-
-function expectTypedFailureOrSuccess(r: { code: number; err: string[] }): void {
-  if (r.code === 0) return;
-  expect([1, 2]).toContain(r.code);
-  expect(r.err).toHaveLength(1);
-  expect(r.err[0]).not.toMatch(/unexpected error|\n| {4}at /);
-  expect(r.err[0]).toMatch(/^tide: .*expected .*received|^tide: (unknown|required|option|error)/);
-}
 
 /** Arbitrary JSON values, some deeply nested, for config fields. */
 const jsonValue = fc.oneof(
@@ -56,7 +36,7 @@ describe('tide forward under fuzzing', () => {
         mkdirSync(dir, { recursive: true });
         copyFileSync(join(fixtureDir(name), 'model.safetensors'), join(dir, 'model.safetensors'));
         writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...base, [key]: value }));
-        expectTypedFailureOrSuccess(await forwardOutcome(dir, join(fixtureDir(name), 'io.safetensors')));
+        expectTypedFailureOrSuccess(await forwardOutcome(work, dir, join(fixtureDir(name), 'io.safetensors')));
       }),
       { seed: 11, numRuns: 40 },
     );
@@ -81,7 +61,7 @@ describe('tide forward under fuzzing', () => {
           const file = join(work, 'input.safetensors');
           writeFileSync(file, writeSafetensors({ [name]: { dtype: dt, shape: dims, data } }));
           const model = fixtureDir(gpt ? 'gpt2-tiny' : 'encoder-postln-relu');
-          expectTypedFailureOrSuccess(await forwardOutcome(model, file));
+          expectTypedFailureOrSuccess(await forwardOutcome(work, model, file));
         },
       ),
       { seed: 5, numRuns: 60 },
@@ -104,7 +84,7 @@ describe('tide forward under fuzzing', () => {
           const mutated = truncate ? bytes.subarray(0, at) : Buffer.from(bytes);
           if (!truncate) mutated[at] = value;
           writeFileSync(join(dir, 'model.safetensors'), mutated);
-          const r = await forwardOutcome(dir, join(fixtureDir(name), 'io.safetensors'));
+          const r = await forwardOutcome(work, dir, join(fixtureDir(name), 'io.safetensors'));
           expectTypedFailureOrSuccess(r);
           if (truncate) expect(r.code).not.toBe(0); // a shorter file can never be the same checkpoint
         },

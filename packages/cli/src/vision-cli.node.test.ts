@@ -1,7 +1,7 @@
 // `tide forward` and `tide inspect` on image models (torchvision ViT, HF ViT, HF CvT fixtures made by PyTorch):
 // output and logits equal PyTorch's, the resized and non-square cases included; bad pixels, configs and weights
 // end with one typed line, a non-zero exit and no output file — also under property-based fuzzing.
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -16,51 +16,10 @@ import {
   visionIONames,
 } from '@tide/fixtures';
 import { readSafetensors, writeSafetensors, type TensorToWrite } from '@tide/formats';
-import { runCli } from './cli.js';
+import { expectTypedFailure, expectTypedFailureOrSuccess, forwardOutcome, tide } from './cli-outcome.fixture.js';
 
 const work = mkdtempSync(join(tmpdir(), 'tide-vision-cli-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-async function cli(args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(args, { out: (l) => out.push(l), err: (l) => err.push(l) });
-  return { code, out, err };
-}
-
-async function forwardOutcome(modelDir: string, input: string, extra: string[] = []) {
-  const output = join(work, 'out.safetensors');
-  rmSync(output, { force: true });
-  const r = await cli([
-    'forward',
-    '--model',
-    modelDir,
-    '--input',
-    input,
-    '--output',
-    output,
-    '--backend',
-    'cpu',
-    ...extra,
-  ]);
-  if (r.code !== 0) expect(existsSync(output), 'no output file after a failure').toBe(false);
-  return { ...r, output };
-}
-
-function expectTypedFailure(r: { code: number; err: string[] }, code = 1): void {
-  expect(r.code).toBe(code);
-  expect(r.err).toHaveLength(1);
-  expect(r.err[0]).not.toMatch(/unexpected error|\n| {4}at /);
-  expect(r.err[0]).toMatch(/^tide: .*expected .*received/);
-}
-
-function expectTypedFailureOrSuccess(r: { code: number; err: string[] }): void {
-  if (r.code === 0) return;
-  expect([1, 2]).toContain(r.code);
-  expect(r.err).toHaveLength(1);
-  expect(r.err[0]).not.toMatch(/unexpected error|\n| {4}at /);
-  expect(r.err[0]).toMatch(/^tide: .*expected .*received|^tide: (unknown|required|option|error)/);
-}
 
 function writePixels(
   file: string,
@@ -74,7 +33,7 @@ describe('tide forward on image models', () => {
   for (const name of VISION_FIXTURE_NAMES) {
     it(`${name}: writes output and logits equal to PyTorch's at every size of the fixture`, async () => {
       for (const io of visionIONames(name)) {
-        const r = await forwardOutcome(fixtureDir(name), join(fixtureDir(name), `${io}.safetensors`));
+        const r = await forwardOutcome(work, fixtureDir(name), join(fixtureDir(name), `${io}.safetensors`));
         expect(r.code, r.err.join('\n')).toBe(0);
         const written = readSafetensors(new Uint8Array(readFileSync(r.output)), 'out');
         const ref = visionFixtureIO(name, io);
@@ -96,11 +55,11 @@ describe('tide forward on image models', () => {
   it('takes --scheme and --steps-per-layer, and refuses flags an image model has no use for (exit 2)', async () => {
     const dir = fixtureDir('vit-torchvision');
     const input = join(dir, 'io.safetensors');
-    const ok = await forwardOutcome(dir, input, ['--scheme', 'rk4', '--steps-per-layer', '2']);
+    const ok = await forwardOutcome(work, dir, input, ['--scheme', 'rk4', '--steps-per-layer', '2']);
     expect(ok.code, ok.err.join('\n')).toBe(0);
     expect(ok.out.join('\n')).toMatch(/pre-LN rk4, 2 step\(s\) per layer/);
-    expectTypedFailure(await forwardOutcome(dir, input, ['--schedule', 'linear']), 2);
-    expectTypedFailure(await forwardOutcome(dir, input, ['--scheme', 'exact', '--steps-per-layer', '3']), 2);
+    expectTypedFailure(await forwardOutcome(work, dir, input, ['--schedule', 'linear']), 2);
+    expectTypedFailure(await forwardOutcome(work, dir, input, ['--scheme', 'exact', '--steps-per-layer', '3']), 2);
   });
 
   it('bad pixels end with one line naming what was expected', async () => {
@@ -116,7 +75,7 @@ describe('tide forward on image models', () => {
     ];
     for (const [t, message, name] of cases) {
       writePixels(file, t, name);
-      const r = await forwardOutcome(dir, file);
+      const r = await forwardOutcome(work, dir, file);
       expectTypedFailure(r);
       expect(r.err[0]).toMatch(message);
     }
@@ -138,7 +97,7 @@ describe('tide forward on image models', () => {
       mkdirSync(dir, { recursive: true });
       copyFileSync(join(fixtureDir(name), 'model.safetensors'), join(dir, 'model.safetensors'));
       writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
-      const r = await forwardOutcome(dir, input);
+      const r = await forwardOutcome(work, dir, input);
       expectTypedFailure(r);
       expect(r.err[0]).toMatch(message);
     }
@@ -147,7 +106,7 @@ describe('tide forward on image models', () => {
       join(dir, 'model.safetensors'),
       readFileSync(join(fixtureDir(name), 'model.safetensors')).subarray(0, 5000),
     );
-    expectTypedFailure(await forwardOutcome(dir, input));
+    expectTypedFailure(await forwardOutcome(work, dir, input));
   });
 
   it('an HF ViTModel without the vit. prefix and without a head, and a headless torchvision ViT: output only', async () => {
@@ -164,7 +123,7 @@ describe('tide forward on image models', () => {
       mkdirSync(dir, { recursive: true });
       writeFileSync(join(dir, 'model.safetensors'), writeSafetensors(tensors));
       copyFileSync(join(fixtureDir(name), 'config.json'), join(dir, 'config.json'));
-      const r = await forwardOutcome(dir, join(fixtureDir(name), 'io.safetensors'));
+      const r = await forwardOutcome(work, dir, join(fixtureDir(name), 'io.safetensors'));
       expect(r.code, r.err.join('\n')).toBe(0);
       const written = readSafetensors(new Uint8Array(readFileSync(r.output)), 'out');
       expect([...written.tensors.keys()]).toEqual(['output']);
@@ -173,7 +132,7 @@ describe('tide forward on image models', () => {
       expect(maxAbsDiff(got, ref.output)).toBeLessThanOrEqual(parityTolerance(ref.output));
       got.dispose();
       ref.dispose();
-      const inspect = await cli(['inspect', '--model', dir, '--backend', 'cpu']);
+      const inspect = await tide('inspect', '--model', dir, '--backend', 'cpu');
       expect(inspect.out.join('\n')).toMatch(/no head/);
     }
   });
@@ -192,11 +151,11 @@ describe('tide forward on image models', () => {
     bytes.set(new Uint8Array(data.buffer), 8 + header.length);
     const file = join(work, 'f64.safetensors');
     writeFileSync(file, bytes);
-    const r = await forwardOutcome(fixtureDir(name), file);
+    const r = await forwardOutcome(work, fixtureDir(name), file);
     expect(r.code, r.err.join('\n')).toBe(0);
     ref.dispose();
     writePixels(file, { shape: [1, 3, 2, 2], data: new Float32Array(12) });
-    const small = await forwardOutcome(fixtureDir('cvt-3stage'), file);
+    const small = await forwardOutcome(work, fixtureDir('cvt-3stage'), file);
     expectTypedFailure(small);
     expect(small.err[0]).toMatch(
       /pixel_values.*size: expected an image whose every stage fits its kernels.*at least \d+ × \d+ pixels/,
@@ -204,7 +163,7 @@ describe('tide forward on image models', () => {
   });
 
   it('tide run refuses an image model the shapes study cannot score, before the text part', async () => {
-    const r = await cli([
+    const r = await tide(
       'run',
       '--tokens',
       '2',
@@ -214,19 +173,19 @@ describe('tide forward on image models', () => {
       fixtureDir('cvt-1stage'),
       '--report',
       join(work, 'r2'),
-    ]);
+    );
     expectTypedFailure(r);
     expect(r.err[0]).toMatch(/a ViT on square 3-channel pictures with a 4-class head/);
     expect(r.out.join('\n')).not.toMatch(/generated/);
   });
 
   it('tide inspect describes the domains, stages and grids', async () => {
-    const vit = await cli(['inspect', '--model', fixtureDir('vit-torchvision'), '--backend', 'cpu']);
+    const vit = await tide('inspect', '--model', fixtureDir('vit-torchvision'), '--backend', 'cpu');
     expect(vit.code).toBe(0);
     expect(vit.out.join('\n')).toMatch(
       /torchvision ViT[\s\S]*4 × 4 midpoint grid[\s\S]*class token as one extra quadrature point[\s\S]*bicubically/,
     );
-    const cvt = await cli(['inspect', '--model', fixtureDir('cvt-3stage'), '--backend', 'cpu']);
+    const cvt = await tide('inspect', '--model', fixtureDir('cvt-3stage'), '--backend', 'cpu');
     expect(cvt.code).toBe(0);
     const text = cvt.out.join('\n');
     expect(text).toMatch(/HF CvT/);
@@ -238,7 +197,7 @@ describe('tide forward on image models', () => {
 describe('tide train-vision and the image part of tide run', () => {
   it('trains a small ViT through the solver, records the run, and tide run reports its accuracies and kernels', async () => {
     const dir = join(work, 'shapes');
-    const trained = await cli([
+    const trained = await tide(
       'train-vision',
       '--out',
       dir,
@@ -260,7 +219,7 @@ describe('tide train-vision and the image part of tide run', () => {
       '8',
       '--backend',
       'cpu',
-    ]);
+    );
     expect(trained.code, trained.err.join('\n')).toBe(0);
     expect(trained.out.join('\n')).toMatch(
       /16 × 16 \(2 × 2 patches\): accuracy [\d.]+% of 8[\s\S]*24 × 24 \(3 × 3 patches\)/,
@@ -272,10 +231,10 @@ describe('tide train-vision and the image part of tide run', () => {
       num_classes: 4,
       tide: { task: { name: 'shapes' } },
     });
-    const inspect = await cli(['inspect', '--model', dir, '--backend', 'cpu']);
+    const inspect = await tide('inspect', '--model', dir, '--backend', 'cpu');
     expect(inspect.out.join('\n')).toMatch(/trained at 16 × 16 pixels/);
     const report = join(work, 'report');
-    const run = await cli(['run', '--tokens', '2', '--backend', 'cpu', '--image-model', dir, '--report', report]);
+    const run = await tide('run', '--tokens', '2', '--backend', 'cpu', '--image-model', dir, '--report', report);
     expect(run.code, run.err.join('\n')).toBe(0);
     expect(run.out.join('\n')).toMatch(/accuracy [\d.]+% of 400[\s\S]*1\.50×, position embedding resampled/);
     const html = readFileSync(join(report, 'index.html'), 'utf8');
@@ -283,7 +242,7 @@ describe('tide train-vision and the image part of tide run', () => {
   });
 
   it('refuses training resolutions that are not multiples of the patch (exit 2)', async () => {
-    const r = await cli([
+    const r = await tide(
       'train-vision',
       '--out',
       join(work, 'x'),
@@ -293,7 +252,7 @@ describe('tide train-vision and the image part of tide run', () => {
       '20,32',
       '--backend',
       'cpu',
-    ]);
+    );
     expectTypedFailure(r, 2);
   });
 });
@@ -317,7 +276,7 @@ describe('tide forward on image models under fuzzing', () => {
           mkdirSync(dir, { recursive: true });
           copyFileSync(join(fixtureDir(name), 'model.safetensors'), join(dir, 'model.safetensors'));
           writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...base, [key]: value }));
-          expectTypedFailureOrSuccess(await forwardOutcome(dir, join(fixtureDir(name), 'io.safetensors')));
+          expectTypedFailureOrSuccess(await forwardOutcome(work, dir, join(fixtureDir(name), 'io.safetensors')));
         }),
         { seed: 17, numRuns: 25 },
       );
@@ -337,7 +296,7 @@ describe('tide forward on image models under fuzzing', () => {
           if (size > 20000) return;
           const data = dtype === 'F32' ? new Float32Array(size).fill(fill) : new Int32Array(size);
           writePixels(file, { shape: dims, data, dtype });
-          expectTypedFailureOrSuccess(await forwardOutcome(fixtureDir(name), file));
+          expectTypedFailureOrSuccess(await forwardOutcome(work, fixtureDir(name), file));
         },
       ),
       { seed: 23, numRuns: 40 },
