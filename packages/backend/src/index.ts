@@ -12,7 +12,14 @@
 export * as tf from '@tensorflow/tfjs-core';
 export { TideError, BackendError, formatShape, describeValue, invariant } from './errors.js';
 export type { TideErrorDetails } from './errors.js';
-export { BACKEND_NAMES, initEngine, engineInfo, activeBackend, registeredBackends } from './engine.js';
+export {
+  BACKEND_NAMES,
+  MAX_WASM_THREADS,
+  initEngine,
+  engineInfo,
+  activeBackend,
+  registeredBackends,
+} from './engine.js';
 export type { BackendName, EngineInfo, EngineOptions, WasmBinary } from './engine.js';
 export { runtimeEnvironment } from './environment.js';
 export type { RuntimeEnvironment } from './environment.js';

@@ -92,6 +92,13 @@ function backendOption(): Option {
   return new Option('--backend <name>', 'tfjs backend').choices(HELP_BACKENDS).default('auto');
 }
 
+/** `--threads n`: XNNPACK threads of the wasm backend in Node (matrix products and convolutions on n cores). */
+function threadsOption(): Option {
+  return new Option('--threads <n>', 'wasm backend: XNNPACK threads for matrix products (1–8, default 1)').argParser(
+    integer(1),
+  );
+}
+
 function discretisationOptions(command: Command): Command {
   return command
     .option(
@@ -138,6 +145,7 @@ function program(io: CliIO): Command {
     )
     .option('--report <dir>', 'where the report goes', join('reports', 'tide-run'))
     .addOption(backendOption())
+    .addOption(threadsOption())
     .action(async (o) =>
       (await commands()).commandRun({ ...o, defaultModel: DEFAULT_MODEL_DIR, defaultImageModel: SHAPES_MODEL_DIR }, io),
     );
@@ -152,6 +160,7 @@ function program(io: CliIO): Command {
   )
     .addOption(allowUnusedOption())
     .addOption(backendOption())
+    .addOption(threadsOption())
     .action(async (o) => (await commands()).commandForward(o, io));
 
   discretisationOptions(
@@ -168,6 +177,7 @@ function program(io: CliIO): Command {
   )
     .addOption(allowUnusedOption())
     .addOption(backendOption())
+    .addOption(threadsOption())
     .hook('preAction', (cmd) => {
       if (cmd.opts()['prompt'] === undefined && cmd.opts()['ids'] === undefined)
         cmd.error('tide generate: pass --prompt TEXT or --ids 1,2,3', { exitCode: 2, code: 'tide.missingPrompt' });
@@ -180,6 +190,7 @@ function program(io: CliIO): Command {
     .requiredOption('--model <dir>', 'model folder')
     .addOption(allowUnusedOption())
     .addOption(backendOption())
+    .addOption(threadsOption())
     .action(async (o) => (await commands()).commandInspect(o, io));
 
   discretisationOptions(
@@ -228,6 +239,7 @@ function program(io: CliIO): Command {
       .option('--resume <bool>', 'continue the run in --out', boolean, false),
   )
     .addOption(backendOption())
+    .addOption(threadsOption())
     .action(async (o) => (await commands()).commandTrain(o, io));
 
   root
@@ -249,6 +261,7 @@ function program(io: CliIO): Command {
     .option('--resolutions <list>', 'train on these image sides in turn, e.g. 24,32,40 (default: --image-size)', idList)
     .option('--held-out <n>', 'held-out pictures per resolution', integer(1), 400)
     .addOption(backendOption())
+    .addOption(threadsOption())
     .action(async (o) => (await commands()).commandTrainVision(o, io));
   return root;
 }

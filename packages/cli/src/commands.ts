@@ -141,10 +141,17 @@ export function describeFailure(error: unknown): { message: string; exitCode: nu
 }
 
 /** Starts the engine on `backend` (checked by the CLI against the names it lists); returns its name. */
-async function startEngine(backend: string | undefined, gradients = false): Promise<string> {
+async function startEngine(
+  flags: { readonly backend?: string; readonly threads?: number },
+  gradients = false,
+): Promise<string> {
   // Only training differentiates; the other commands skip registering gradients (about 0.5 s in Node).
-  const info = await initEngine({ backend: (backend ?? 'auto') as BackendName | 'auto', gradients });
-  return info.backend;
+  const info = await initEngine({
+    backend: (flags.backend ?? 'auto') as BackendName | 'auto',
+    gradients,
+    ...(flags.threads !== undefined && { threads: flags.threads }),
+  });
+  return info.threads > 1 ? `${info.backend} (${info.threads} threads)` : info.backend;
 }
 
 /**
@@ -205,7 +212,7 @@ export async function commandForward(
     join(flags.model, 'model.safetensors'),
     join(flags.model, 'config.json'),
   ]);
-  const backend = await startEngine(flags.backend);
+  const backend = await startEngine(flags);
   if (isVisionFolder(flags.model)) return visionForwardCommand(flags, backend, io);
   const model = loadCheckpoint(flags.model, { allowUnusedTensors: flags.allowUnused === true });
   let input: (ForwardInput & { dispose(): void }) | undefined;
@@ -257,7 +264,7 @@ export async function commandGenerate(
   },
   io: CliIO,
 ): Promise<void> {
-  await startEngine(flags.backend);
+  await startEngine(flags);
   const model = loadCheckpoint(flags.model, { allowUnusedTensors: flags.allowUnused === true });
   try {
     const { ids, decode } = await promptIds(flags, model);
@@ -280,7 +287,7 @@ export async function commandInspect(
   flags: { model: string; backend?: string; allowUnused?: boolean },
   io: CliIO,
 ): Promise<void> {
-  await startEngine(flags.backend);
+  await startEngine(flags);
   if (isVisionFolder(flags.model)) return visionInspectCommand(flags, io);
   const model = loadCheckpoint(flags.model, { allowUnusedTensors: flags.allowUnused === true });
   try {
@@ -338,7 +345,7 @@ export async function commandRun(
   },
   io: CliIO,
 ): Promise<void> {
-  const backend = await startEngine(flags.backend);
+  const backend = await startEngine(flags);
   const dir = flags.model ?? flags.defaultModel;
   // The image model is loaded and checked first, so that a wrong one fails before the text part runs.
   const imageDir = flags.imageModel ?? flags.defaultImageModel;
@@ -471,7 +478,7 @@ export interface TrainFlags extends DiscretisationFlags {
 /** `tide train`: a character-level language model trained through the solver. */
 export async function commandTrain(flags: TrainFlags, io: CliIO): Promise<void> {
   const disc = discretisation(flags);
-  const backend = await startEngine(flags.backend, true);
+  const backend = await startEngine(flags, true);
   checkRegularFile(flags.data, 'a UTF-8 text file to train on', 'pass --data FILE (e.g. data/moby-dick.txt)');
   const { characterCorpus, checkTrainOptions, trainLanguageModel, TrainingError } = await import('@tide/train');
   const corpus = characterCorpus(readFileSync(flags.data, 'utf8'));
@@ -550,6 +557,6 @@ export async function commandTrain(flags: TrainFlags, io: CliIO): Promise<void> 
 
 /** `tide train-vision`: a ViT trained on the shapes task (see vision-commands.ts). */
 export async function commandTrainVision(flags: TrainVisionFlags, io: CliIO): Promise<void> {
-  const backend = await startEngine(flags.backend, true);
+  const backend = await startEngine(flags, true);
   await visionTrainCommand(flags, backend, io);
 }
