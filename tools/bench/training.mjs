@@ -13,7 +13,7 @@
 // 1e-4 (else exit 1). Each measurement is its own process: --warmup-steps untimed steps, then --steps timed steps.
 //
 // Needs the built packages (npm run build). usage:
-//   node tools/bench/training.mjs [--repeats 5] [--steps 20] [--warmup-steps 3] [--smoke] [--json FILE] [--keep]
+//   node tools/bench/training.mjs [--repeats 5] [--steps 20] [--warmup-steps 3] [--threads 2] [--smoke] [--json FILE] [--keep]
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,8 +58,8 @@ const TOLERANCE = 1e-4;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Children: one JSON line on stdout.
-async function engine() {
-  const info = await initEngine({ backend: 'wasm', gradients: true }); // as `tide train`
+async function engine(threads = 1) {
+  const info = await initEngine({ backend: 'wasm', gradients: true, threads }); // as `tide train [--threads n]`
   tf.env().set('PROD', true);
   return { tf, backend: info.backend };
 }
@@ -89,8 +89,8 @@ async function prepare({ arch, dir, count }) {
 }
 
 /** A training step as trainLanguageModel's loop runs it: returns { step(i) → loss, dispose }. */
-async function trainer({ arch, dir }) {
-  const { tf } = await engine();
+async function trainer({ arch, dir, threads = 1 }) {
+  const { tf } = await engine(threads);
   const checked = checkTrainOptions(
     { ...arch, batch: undefined },
     { steps: TRAIN.steps, batchSize: arch.batch },
@@ -135,8 +135,8 @@ async function trainer({ arch, dir }) {
   };
 }
 
-async function measure({ arch, dir, steps, warmupSteps }) {
-  const t = await trainer({ arch, dir });
+async function measure({ arch, dir, steps, warmupSteps, threads = 1 }) {
+  const t = await trainer({ arch, dir, threads });
   const losses = [];
   const times = [];
   for (let i = 0; i < warmupSteps + steps; i++) {
@@ -202,13 +202,15 @@ await runChildMode({ prepare, measure, profile });
 // ---------------------------------------------------------------------------------------------------------------
 // Parent.
 const USAGE =
-  'node tools/bench/training.mjs [--repeats 5] [--steps 20] [--warmup-steps 3] [--smoke] [--json FILE] [--keep]';
+  'node tools/bench/training.mjs [--repeats 5] [--steps 20] [--warmup-steps 3] [--threads 2] [--smoke] [--json FILE] [--keep]';
 const o = parseArgs(
   SCRIPT,
   process.argv.slice(2),
-  { repeats: 5, steps: 0, warmupSteps: 0, smoke: false, json: '', keep: false },
+  { repeats: 5, steps: 0, warmupSteps: 0, threads: 2, smoke: false, json: '', keep: false },
   USAGE,
 );
+if (!(Number.isInteger(o.threads) && o.threads >= 1 && o.threads <= 8))
+  fail(SCRIPT, '--threads: expected an integer from 1 to 8 (1: no threaded series)', 2);
 const steps = o.steps || (o.smoke ? 3 : 20);
 const warmupSteps = o.warmupSteps || (o.smoke ? 1 : 3);
 if (!(Number.isInteger(o.repeats) && o.repeats >= 1)) fail(SCRIPT, '--repeats: expected an integer ≥ 1', 2);
@@ -232,6 +234,7 @@ try {
     'writing the model and batches',
   );
   const tide = () => child('measure', { steps, warmupSteps }, 'TIDE training');
+  const tideThreads = () => child('measure', { steps, warmupSteps, threads: o.threads }, 'TIDE training, threads');
   const torch = () =>
     lastJson(
       timed(PYTHON, [
@@ -257,12 +260,14 @@ try {
       ]),
       'PyTorch training',
     );
-  const runs = { tide: [], torch: [] };
+  const runs = { tide: [], torch: [], threads: [] };
   for (let r = 0; r < o.repeats; r++) {
     if (r % 2 === 0) {
       runs.tide.push(tide());
       runs.torch.push(torch());
+      if (o.threads > 1) runs.threads.push(tideThreads());
     } else {
+      if (o.threads > 1) runs.threads.push(tideThreads());
       runs.torch.push(torch());
       runs.tide.push(tide());
     }
@@ -286,6 +291,7 @@ try {
 
 const { runs, profile: prof } = result;
 const tideTps = median(runs.tide.map((r) => r.tokens_per_s));
+const threadsTps = runs.threads.length > 0 ? median(runs.threads.map((r) => r.tokens_per_s)) : undefined;
 const torchTps = median(runs.torch.map((r) => r.tokens_per_s));
 const tokensPerStep = arch.batch * arch.contextLength;
 console.log(`training — ${machineLine()}`);
@@ -306,6 +312,25 @@ console.log(
     ],
   ),
 );
+if (threadsTps !== undefined) {
+  console.log(
+    `\nwith ${o.threads} XNNPACK threads (initEngine({ threads }), tide train --threads ${o.threads}); the losses are those of one thread:`,
+  );
+  console.log(
+    markdownTable(
+      [
+        `time ratio TIDE ${o.threads} threads / PyTorch 1 thread`,
+        `TIDE ${o.threads} threads / TIDE 1 thread`,
+        `TIDE ${o.threads} threads tok/s`,
+      ],
+      [[ratio(torchTps, threadsTps), ratio(tideTps, threadsTps), threadsTps.toFixed(0)]],
+    ),
+  );
+  const a = runs.tide[0].losses;
+  const b = runs.threads[0].losses;
+  const gap = Math.max(...a.map((l, i) => Math.abs(l - b[i])));
+  if (!(gap <= TOLERANCE)) fail(SCRIPT, `the threaded losses differ from one thread's by ${gap}`);
+}
 const lastTide = runs.tide[0].losses;
 const lastTorch = runs.torch[0].losses;
 console.log(
@@ -338,6 +363,8 @@ writeJson(jsonPath, {
   warmup_steps: warmupSteps,
   repeats: o.repeats,
   tide_tokens_per_s: tideTps,
+  tide_threads: o.threads,
+  tide_threads_tokens_per_s: threadsTps ?? null,
   pytorch_tokens_per_s: torchTps,
   runs,
   profile: prof,
