@@ -144,7 +144,7 @@ export const CHART_TITLES: Record<
   anytime:
     'Anytime depth: held-out loss of the continuous model against rate evaluations (fixed RK4 steps, adaptive Dormand–Prince tolerances)',
   continuum:
-    'The continuous model: error of the logits against Δt (reference: RK4 with 64 steps per unit time), fitted orders in the legend',
+    'The continuous model: error of the logits against Δt in the asymptotic range (reference: RK4 with 256 steps per unit time), fitted orders in the legend',
   pictures:
     'A held-out picture of the shapes task at the trained resolution and at 1.5× (one function on Ω_x = [0, 1]², two pixel grids)',
   imageKernels:

@@ -396,6 +396,13 @@ describe('tide generate, inspect and run', () => {
     expect(text).toMatch(/generated with the exact scheme/);
     expect(text).toMatch(/exact \(Lie, Δt = 1\)\s+0\.00e\+0\s+0\.00e\+0/);
     expect(text).toMatch(/RK4, 4 steps\/layer/);
+    // Anytime depth beside the embedded continuous model: its continuum exists (issue criteria, its model card):
+    // KL(reference ‖ RK4 with 4 steps per unit) < 0.01 and the orders of Lie, Strang and RK4 within ±0.3 of 1, 2, 4.
+    const rk4 = /continuous\s+RK4, 4 steps\/unit\s+\S+\s+(\S+)/.exec(text);
+    expect(Number(rk4?.[1])).toBeLessThan(0.01);
+    const orders = /measured orders of the continuous model \([^)]*\): lie (\S+), strang (\S+), rk4 (\S+)/.exec(text);
+    expect(orders, text).not.toBeNull();
+    [1, 2, 4].forEach((p, i) => expect(Math.abs(Number.parseFloat(orders![i + 1]!) - p)).toBeLessThanOrEqual(0.3));
     // The image part: the embedded shapes ViT at its resolution (≥ 90 %, its model card) and at 1.5×.
     const trained = /32 × 32 \(4 × 4 patches\): accuracy ([\d.]+)% of 400/.exec(text);
     const finer = /48 × 48 \(6 × 6 patches\): accuracy ([\d.]+)% of 400 .*position embedding resampled/.exec(text);

@@ -25,6 +25,8 @@ export interface CliIO {
 
 /** The embedded default checkpoint shipped with the package. */
 export const DEFAULT_MODEL_DIR = fileURLToPath(new URL('../models/default', import.meta.url));
+/** The embedded continuous model: smooth controls trained for its continuum (its MODEL_CARD.md). */
+export const CONTINUOUS_MODEL_DIR = fileURLToPath(new URL('../models/continuous', import.meta.url));
 /** The embedded image model: a ViT trained by `tide train-vision` on the shapes task (its MODEL_CARD.md). */
 export const SHAPES_MODEL_DIR = fileURLToPath(new URL('../models/shapes-vit', import.meta.url));
 
@@ -137,7 +139,7 @@ function program(io: CliIO): Command {
     .option('--tokens <n>', 'tokens to generate', integer(1), 80)
     .option(
       '--continuous-model <dir>',
-      'a model with smooth controls θ(t) to study beside the default (anytime depth: refinement against its own fine solve, measured orders, held-out loss against evaluations; the folder holds heldout.txt)',
+      'a model with smooth controls θ(t) to study beside the default (anytime depth: refinement against its own fine solve, measured orders, held-out loss against evaluations; the folder holds heldout.txt); default: the embedded continuous model, beside the embedded default',
     )
     .option(
       '--image-model <dir>',
@@ -147,7 +149,15 @@ function program(io: CliIO): Command {
     .addOption(backendOption())
     .addOption(threadsOption())
     .action(async (o) =>
-      (await commands()).commandRun({ ...o, defaultModel: DEFAULT_MODEL_DIR, defaultImageModel: SHAPES_MODEL_DIR }, io),
+      (await commands()).commandRun(
+        {
+          ...o,
+          defaultModel: DEFAULT_MODEL_DIR,
+          defaultContinuousModel: CONTINUOUS_MODEL_DIR,
+          defaultImageModel: SHAPES_MODEL_DIR,
+        },
+        io,
+      ),
     );
 
   discretisationOptions(

@@ -335,6 +335,8 @@ export async function commandRun(
     defaultModel: string;
     /** A model with smooth controls to study beside the default (anytime depth); its folder holds heldout.txt. */
     continuousModel?: string;
+    /** The embedded continuous model, studied beside the embedded default when no --model or --continuous-model is given. */
+    defaultContinuousModel?: string;
     /** An image classifier for the image part (default: the embedded shapes ViT, when it is shipped). */
     imageModel?: string;
     defaultImageModel?: string;
@@ -386,7 +388,13 @@ export async function commandRun(
     }
     for (const line of study.lines) io.out(line);
     let report = study.report;
-    const continuousDir = flags.continuousModel;
+    const continuousDir =
+      flags.continuousModel ??
+      (flags.model === undefined &&
+      flags.defaultContinuousModel !== undefined &&
+      existsSync(join(flags.defaultContinuousModel, 'config.json'))
+        ? flags.defaultContinuousModel
+        : undefined);
     if (continuousDir !== undefined) {
       // Anytime depth: the default model beside the one trained for its continuum (docs/continuous-depth.md).
       const continuous = loadCheckpoint(continuousDir);

@@ -13,13 +13,15 @@ it('the report page renders every chart with data', async () => {
   const doc = frame.contentDocument!;
   expect(doc.querySelector('h1')?.textContent).toMatch(/integro-differential/);
   const figures = [...doc.querySelectorAll<HTMLElement>('figure[data-chart]')];
-  // The default models' charts (anytime depth adds two with --continuous-model, checked in Node): the text model's
-  // four, then the shapes ViT's pictures and kernels.
+  // The embedded models' charts: the text model's four, anytime depth beside the continuous model (its orders
+  // and its cost–loss curve), then the shapes ViT's pictures and kernels.
   expect(figures.map((f) => f.dataset['chart'])).toEqual([
     'kernels',
     'trajectories',
     'constraint',
     'refinement',
+    'continuum',
+    'anytime',
     'pictures',
     'image-kernels',
   ]);

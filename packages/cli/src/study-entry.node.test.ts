@@ -45,6 +45,7 @@ it('exports the charts, the analyses, runStudy, the anytime-depth study and the 
     [
       'CHART_TITLES',
       'CONTINUUM_ORDER_WINDOWS',
+      'CONTINUUM_ORDER_REFERENCE',
       'HELD_OUT_SEED',
       'imageKernelChart',
       'pictureChart',

@@ -40,6 +40,7 @@ export type {
 export {
   anytimeDepth,
   CONTINUUM_ORDER_WINDOWS,
+  CONTINUUM_ORDER_REFERENCE,
   DEPTH_REFERENCE,
   DEPTH_REFINEMENTS,
   depthTable,
