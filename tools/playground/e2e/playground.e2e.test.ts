@@ -194,6 +194,14 @@ it('generates on webgl, re-solves on every control, loads checkpoints through th
   mkdirSync(join(root, 'reports/playground'), { recursive: true });
   await page.screenshot({ path: join(root, 'reports/playground/playground.png'), fullPage: true });
 
+  // The embedded continuous model (smooth controls): it opens on its recommended scheme (RK4) and solves.
+  await choose('model', 'continuous');
+  expect(await page.textContent('#model-info')).toMatch(/continuous model/);
+  expect(await page.inputValue('#scheme')).toBe('rk4');
+  expect((await visibleArea('kernels')).fills).toBeGreaterThan(3);
+  await choose('steps', '4');
+  expect((await visibleArea('trajectories')).lines).toBeGreaterThan(0);
+
   // Fixture checkpoints through the file input: GPT-2 (no tokenizer: token-id prompts) and a PyTorch encoder.
   await page.setInputFiles(
     '#files',

@@ -37,10 +37,17 @@ import {
 } from '@tide/transformer';
 import defaultConfig from '@tide/cli/models/default/config.json?raw';
 import defaultWeightsUrl from '@tide/cli/models/default/model.safetensors?url';
+import continuousConfig from '@tide/cli/models/continuous/config.json?raw';
+import continuousWeightsUrl from '@tide/cli/models/continuous/model.safetensors?url';
 
 /** The embedded models (a checkpoint folder picked with the file inputs loads the same way). */
 const EMBEDDED: Record<string, { readonly config: string; readonly weights: string; readonly name: string }> = {
   default: { config: defaultConfig, weights: defaultWeightsUrl, name: 'the embedded default model' },
+  continuous: {
+    config: continuousConfig,
+    weights: continuousWeightsUrl,
+    name: 'the embedded continuous model (smooth controls θ(t))',
+  },
 };
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
