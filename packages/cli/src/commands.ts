@@ -439,7 +439,7 @@ export async function commandRun(
     }
     const index = await writeReport(flags.report, report);
     io.out(
-      `\nreport: ${index} (attention kernels, trajectories over depth, constraint distances, measured orders${report.images ? ', image kernels' : ''}); total ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+      `\nreport: ${index} (attention kernels, trajectories over depth, constraint distances, measured orders${report.depth ? ', anytime depth' : ''}${report.images ? ', image kernels' : ''}); total ${((performance.now() - t0) / 1000).toFixed(1)} s`,
     );
   } finally {
     model?.dispose();
