@@ -145,41 +145,27 @@ function runShape(name) {
     ]);
     const prep = lastJson(p, `${name}: writing the checkpoint (TIDE)`);
     const file = (f) => join(dir, f);
+    // TIDE's CLI, on one thread and with `--threads 2` (XNNPACK threads of the wasm backend).
+    const tideImpl = (threads) => ({
+      key: threads === 1 ? 'tide' : `tide${threads}`,
+      label: `TIDE tide forward${threads === 1 ? '' : ` --threads ${threads}`} (${prep.backend})`,
+      cmd: process.execPath,
+      args: (out) => [
+        CLI,
+        'forward',
+        '--model',
+        file('model'),
+        '--input',
+        file('input.safetensors'),
+        '--output',
+        out,
+        ...(threads === 1 ? [] : ['--threads', String(threads)]),
+      ],
+      inProcess: (r) => Number(/\((\d+) ms/.exec(r.stdout)?.[1]) / 1000,
+    });
     const impls = [
-      {
-        key: 'tide',
-        label: `TIDE tide forward (${prep.backend})`,
-        cmd: process.execPath,
-        args: (out) => [
-          CLI,
-          'forward',
-          '--model',
-          file('model'),
-          '--input',
-          file('input.safetensors'),
-          '--output',
-          out,
-        ],
-        inProcess: (r) => Number(/\((\d+) ms/.exec(r.stdout)?.[1]) / 1000,
-      },
-      {
-        key: 'tide2',
-        label: `TIDE tide forward --threads 2 (${prep.backend})`,
-        cmd: process.execPath,
-        args: (out) => [
-          CLI,
-          'forward',
-          '--model',
-          file('model'),
-          '--input',
-          file('input.safetensors'),
-          '--output',
-          out,
-          '--threads',
-          '2',
-        ],
-        inProcess: (r) => Number(/\((\d+) ms/.exec(r.stdout)?.[1]) / 1000,
-      },
+      tideImpl(1),
+      tideImpl(2),
       ...[1, 2].map((t) => ({
         key: `ort${t}`,
         label: `ONNX Runtime ${t} thread${t > 1 ? 's' : ''}`,
