@@ -158,8 +158,8 @@ export function depthTableLines(rows: readonly DepthRow[]): string[] {
 /**
  * The measured-order windows on a model whose continuum exists: steps per unit time per scheme, in the asymptotic
  * regime (an order is a limit as Δt → 0: coarser steps are pre-asymptotic and flatten the fit) and above float32
- * rounding — on the shipped continuous model RK4's error is 3·10⁻⁴ of logits ~10 at 32 steps per unit, its pairwise
- * orders 0.9, 1.4, 3.3, 3.4, 4.2 from 1 to 32 steps (docs/continuous-depth.md).
+ * rounding — on a continuous model trained for it RK4's error is 3·10⁻⁴ of logits ~10 at 32 steps per unit, its
+ * pairwise orders 0.9, 1.4, 3.3, 3.4, 4.2 from 1 to 32 steps (docs/continuous-depth.md).
  */
 export const CONTINUUM_ORDER_WINDOWS: Readonly<Record<'lie' | 'strang' | 'rk4', readonly number[]>> = Object.freeze({
   lie: [16, 32, 64],
