@@ -7,25 +7,13 @@ import { field } from '@tide/domain';
 import { bogackiShampine, dormandPrince } from './embedded-runge-kutta.js';
 import { SolverError } from './errors.js';
 import { FIELD_SCHEME_NAMES, fieldScheme } from './field-scheme.js';
-import { LinearField } from './linear.fixture.js';
+import { FIELD_A, FIELD_B } from './linear.fixture.js';
 import { explicitEuler, heun, lieSplitting, rk4, strangSplitting, type Scheme } from './schemes.js';
 import { solve } from './solve.js';
 import { explicitStep } from './sub-steps.js';
 
-const A = new LinearField(
-  [
-    [0.2, 1.1],
-    [-0.9, 0.1],
-  ],
-  'A',
-);
-const B = new LinearField(
-  [
-    [-0.4, 0],
-    [0.2, -0.3],
-  ],
-  'B',
-);
+const A = FIELD_A;
+const B = FIELD_B;
 
 it('every name is the scheme it names', () => {
   const expected: Record<(typeof FIELD_SCHEME_NAMES)[number], Scheme> = {

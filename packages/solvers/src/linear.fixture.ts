@@ -42,3 +42,19 @@ export class LinearField implements VectorField {
     );
   }
 }
+
+/** Two non-commuting linear fields the scheme tests share (A rotates and grows, B decays). */
+export const FIELD_A = new LinearField(
+  [
+    [0.2, 1.1],
+    [-0.9, 0.1],
+  ],
+  'A',
+);
+export const FIELD_B = new LinearField(
+  [
+    [-0.4, 0],
+    [0.2, -0.3],
+  ],
+  'B',
+);

@@ -3,7 +3,7 @@ import { tf } from '@tide/backend';
 import { describeEachBackend, expectClose, expectTensorCount } from '@tide/backend/testing';
 import { field, type Projection } from '@tide/domain';
 import { SolverError } from './errors.js';
-import { LinearField } from './linear.fixture.js';
+import { FIELD_A, FIELD_B } from './linear.fixture.js';
 import { piecewiseConstant } from './schedule.js';
 import { explicitEuler, heun, lieSplitting, parallelSplitting, rk4, strangSplitting, type Scheme } from './schemes.js';
 import { solve } from './solve.js';
@@ -12,20 +12,8 @@ import { explicitStep, relaxationStep } from './sub-steps.js';
 import { bogackiShampine, dormandPrince } from './embedded-runge-kutta.js';
 import { stepDoubling } from './step-doubling.js';
 
-const A = new LinearField(
-  [
-    [0.2, 1.1],
-    [-0.9, 0.1],
-  ],
-  'A',
-);
-const B = new LinearField(
-  [
-    [-0.4, 0],
-    [0.2, -0.3],
-  ],
-  'B',
-);
+const A = FIELD_A;
+const B = FIELD_B;
 const clamp: Projection = {
   kind: 'projection',
   label: 'clamp',
