@@ -407,7 +407,7 @@ describe('tide generate, inspect and run', () => {
     const trained = /32 × 32 \(4 × 4 patches\): accuracy ([\d.]+)% of 400/.exec(text);
     const finer = /48 × 48 \(6 × 6 patches\): accuracy ([\d.]+)% of 400 .*position embedding resampled/.exec(text);
     expect(Number(trained?.[1])).toBeGreaterThanOrEqual(90);
-    expect(Number(finer?.[1])).toBeGreaterThan(25);
+    expect(Number(finer?.[1])).toBeGreaterThanOrEqual(85); // 93.8 % in its model card
     expect(readFileSync(join(report, 'index.html'), 'utf8')).toMatch(/data-chart="image-kernels"/);
   });
 

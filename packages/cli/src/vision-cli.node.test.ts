@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { tf } from '@tide/backend';
+import { initEngine, tf } from '@tide/backend';
 import {
   VISION_FIXTURE_NAMES,
   fixtureDir,
@@ -16,6 +16,10 @@ import {
   visionIONames,
 } from '@tide/fixtures';
 import { readSafetensors, writeSafetensors, type TensorToWrite } from '@tide/formats';
+import { SHAPES_MODEL_DIR } from './cli.js';
+import { checkShapesModel, runImageStudy, shapesAccuracy } from './image-study.js';
+import { ImageInputError } from '@tide/vision';
+import { loadVisionCheckpoint } from '@tide/vision/node';
 import { expectTypedFailure, expectTypedFailureOrSuccess, forwardOutcome, tide } from './cli-outcome.fixture.js';
 
 const work = mkdtempSync(join(tmpdir(), 'tide-vision-cli-'));
@@ -254,6 +258,26 @@ describe('tide train-vision and the image part of tide run', () => {
       'cpu',
     );
     expectTypedFailure(r, 2);
+  });
+});
+
+describe('the image study as a library', () => {
+  it('scores the embedded shapes ViT leaving no tensor behind, and refuses a model it cannot score', async () => {
+    await initEngine({ backend: 'cpu', gradients: false });
+    const model = loadVisionCheckpoint(SHAPES_MODEL_DIR);
+    const before = tf.memory().numTensors;
+    const a = shapesAccuracy(model, 32, { count: 20, batch: 8 });
+    expect(a.count).toBe(20);
+    expect(a.accuracy).toBeGreaterThan(0.5);
+    const study = runImageStudy(model, { count: 8 });
+    expect(study.accuracies.map((x) => x.size)).toEqual([32, 48]);
+    expect(study.kernels).toHaveLength(2 * 16);
+    expect(tf.memory().numTensors).toBe(before);
+    const cvt = loadVisionCheckpoint(fixtureDir('cvt-1stage'));
+    expect(() => checkShapesModel(cvt)).toThrow(ImageInputError);
+    expect(() => runImageStudy(cvt)).toThrow(/a ViT on square 3-channel pictures/);
+    cvt.dispose();
+    model.dispose();
   });
 });
 
