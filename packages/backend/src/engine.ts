@@ -5,24 +5,22 @@
  * fp16 is a known tfjs trap), `wasm` in Node, `cpu` as the fallback everywhere. An explicit choice of a
  * backend that is not available throws a {@link BackendError} listing the ones that are.
  */
-import * as tf from '@tensorflow/tfjs-core';
-// The backends register themselves when loaded. They are namespace imports used below (not bare `import 'x'`)
-// so that the package's declaration files do not import them: a consumer's strict build (without
-// skipLibCheck) then never type-checks their emscripten and WebGL typings. Gradients are registered by
-// initEngine (see ./gradients.ts).
-import * as cpuBackend from '@tensorflow/tfjs-backend-cpu';
-import * as wasmBackend from '@tensorflow/tfjs-backend-wasm';
-import * as webglBackend from '@tensorflow/tfjs-backend-webgl';
+import { tf } from '#tfjs-core';
+// The backends register themselves when loaded: in a browser all with the engine, in Node wasm with the engine and
+// cpu when first needed (src/tfjs/backends*.ts, chosen by the package's imports map). The package's public
+// declaration files do not import them, so a consumer's strict build (without skipLibCheck) never type-checks their
+// emscripten and WebGL typings. Gradients are registered by initEngine (see ./gradients.ts).
+import { loadBackend, wasmBackend } from '#tfjs-backends';
 import { BackendError, describeValue } from './errors.js';
 import { registerGradients } from './gradients.js';
 import { runtimeEnvironment, type RuntimeEnvironment } from './environment.js';
 import { installWasmMatMul } from './kernels/wasm-matmul.js';
+import { installWasmSlice } from './kernels/wasm-slice.js';
 
-/** The modules whose loading registers the backends and gradients (kept so the imports are not elided). */
-const REGISTRATIONS = [cpuBackend, wasmBackend, webglBackend] as const;
-void REGISTRATIONS;
-// The wasm backend's transposed products made explicit (kernels/wasm-matmul.ts): once its kernels are registered.
+// The wasm backend's products and slices (kernels/wasm-matmul.ts, kernels/wasm-slice.ts): once its kernels are
+// registered.
 installWasmMatMul();
+installWasmSlice();
 
 /** The backends TIDE knows, fastest first. */
 export const BACKEND_NAMES = ['webgl', 'wasm', 'cpu'] as const;
@@ -107,8 +105,22 @@ let current: EngineInfo | undefined;
 
 /** The backends registered in this environment, in order of preference. */
 export function registeredBackends(): BackendName[] {
-  const order: readonly BackendName[] = runtimeEnvironment() === 'browser' ? BACKEND_NAMES : ['wasm', 'cpu'];
-  return order.filter((name) => tf.findBackendFactory(name) !== null);
+  return backendOrder().filter(registered);
+}
+
+/** The backends TIDE tries here, fastest first (webgl exists only in a browser). */
+function backendOrder(): readonly BackendName[] {
+  return runtimeEnvironment() === 'browser' ? BACKEND_NAMES : ['wasm', 'cpu'];
+}
+
+/** Whether backend `name` is registered, loading its module first when it is not loaded yet. */
+function registered(name: BackendName): boolean {
+  try {
+    loadBackend(name);
+  } catch {
+    return false; // its package is not installed
+  }
+  return tf.findBackendFactory(name) !== null;
 }
 
 function isBackendName(value: unknown): value is BackendName {
@@ -166,12 +178,13 @@ async function tryActivate(
 export async function initEngine(options: EngineOptions = {}): Promise<EngineInfo> {
   const requested = options.backend ?? 'auto';
   const allowHalf = options.allowHalfPrecision ?? false;
-  const available = registeredBackends();
+  // Listing what is registered loads every backend's module: only an error message needs it.
+  const available = () => registeredBackends();
   if (requested !== 'auto' && !isBackendName(requested)) {
     throw new BackendError('initEngine: backend', {
       expected: `one of 'auto', ${BACKEND_NAMES.map((b) => `'${b}'`).join(', ')}`,
       received: describeValue(requested),
-      fix: `pass one of the backends available here: ${available.join(', ')}`,
+      fix: `pass one of the backends available here: ${available().join(', ')}`,
     });
   }
   if (options.wasmPaths !== undefined) {
@@ -186,22 +199,27 @@ export async function initEngine(options: EngineOptions = {}): Promise<EngineInf
       fix: `pass the number of cores to use, e.g. threads: ${Math.min(MAX_WASM_THREADS, 2)}`,
     });
   installWasmMatMul(); // idempotent: for a wasm backend registered after this module loaded
+  installWasmSlice();
   if (!tf.env().getBool('PROD')) tf.env().set('PROD', true);
   if (options.gradients ?? true) await registerGradients();
   const environment = runtimeEnvironment();
-  const candidates = requested === 'auto' ? available : [requested];
-  if (requested !== 'auto' && !available.includes(requested)) {
+  const candidates = requested === 'auto' ? backendOrder() : [requested];
+  if (requested !== 'auto' && !(backendOrder().includes(requested) && registered(requested))) {
     throw new BackendError('initEngine: backend', {
-      expected: `a backend registered in this ${environment} environment (${available.join(', ')})`,
+      expected: `a backend registered in this ${environment} environment (${available().join(', ')})`,
       received: `'${requested}'`,
       fix:
         requested === 'webgl'
           ? 'WebGL exists only in a browser; use wasm or cpu in Node'
-          : `choose one of: ${available.join(', ')}`,
+          : `choose one of: ${available().join(', ')}`,
     });
   }
   const skipped: { backend: BackendName; reason: string }[] = [];
   for (const name of candidates) {
+    if (!registered(name)) {
+      skipped.push({ backend: name, reason: 'not registered (its tfjs package is not installed)' });
+      continue;
+    }
     const result = await tryActivate(name, allowHalf, threads);
     if (result.reason === undefined) {
       current = { backend: name, environment, float32: result.float32, skipped, threads: threadsInUse(name) };
@@ -215,7 +233,9 @@ export async function initEngine(options: EngineOptions = {}): Promise<EngineInf
     fix:
       requested === 'auto'
         ? 'check that @tensorflow/tfjs-backend-wasm is installed, or pass backend: "cpu"'
-        : `use another backend (${available.filter((b) => b !== requested).join(', ')})`,
+        : `use another backend (${available()
+            .filter((b) => b !== requested)
+            .join(', ')})`,
   });
 }
 

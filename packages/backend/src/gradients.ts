@@ -8,7 +8,7 @@
  * files, which is sound: tfjs keeps its engine and its kernel and gradient registries on the global object, and
  * its `Tensor` class recognises tensors of any copy.
  */
-import * as tf from '@tensorflow/tfjs-core';
+import { tf } from '#tfjs-core';
 import { runtimeEnvironment } from './environment.js';
 
 let registering: Promise<void> | undefined;

@@ -9,7 +9,7 @@
 // tfjs-core's typings use the global `Long` of @types/long (one of its dependencies): referenced here so a
 // consumer's strict build compiles without skipLibCheck even when its tsconfig restricts `types`.
 /// <reference types="long" preserve="true" />
-export * as tf from '@tensorflow/tfjs-core';
+export { tf } from '#tfjs-core';
 export { TideError, BackendError, formatShape, describeValue, invariant } from './errors.js';
 export type { TideErrorDetails } from './errors.js';
 export {
@@ -30,6 +30,8 @@ export type { AttentionCoreInputs, AttentionCoreSizes } from './kernels/attentio
 export { blockedAttention, defaultAttentionBlock, BLOCK_BUDGET } from './kernels/blocked-attention.js';
 export { fusedAttentionWebgl, defaultFusedTile, FUSED_TILE_BUDGET } from './kernels/fused-attention-webgl.js';
 export { installWasmMatMul, wasmMatMulInstalled } from './kernels/wasm-matmul.js';
+export { installWasmSlice, wasmSliceInstalled } from './kernels/wasm-slice.js';
 export { treeLeaves, flattenTree, mapTree, zipTrees, unflattenTree, disposeTree, TreeError } from './tensor-tree.js';
 export type { TensorTree, TreeLike } from './tensor-tree.js';
 export { seededRandom } from './random.js';
+export { hostTensor } from './host-tensor.js';

@@ -6,7 +6,7 @@
  *
  * Leaves may be `undefined` (an absent optional parameter, e.g. a bias); they are skipped.
  */
-import * as tf from '@tensorflow/tfjs-core';
+import { tf } from '#tfjs-core';
 import { TideError, describeValue } from './errors.js';
 
 /**

@@ -165,15 +165,23 @@ describe('readWithKeyTable', () => {
       [Infinity, 'Infinity'],
       [-Infinity, '-Infinity'],
     ] as const) {
-      const tensors = checkpoint();
-      const w = ramp([2, 4], 400);
-      (w.data as Float32Array)[5] = bad;
-      tensors.set('fused.weight', w);
-      const e = thrownBy(() => readWithKeyTable(tensors, table));
-      expect(e).toBeInstanceOf(CheckpointError);
-      expect(e.message).toBe(
-        `model.safetensors: "fused.weight": expected finite weights, received ${shown} at index 5. Fix: the checkpoint is corrupt`,
-      );
+      // A stored-as-is weight, and a Linear weight checked while it is transposed; nothing is left allocated.
+      for (const [key, shape] of [
+        ['fused.weight', [2, 4]],
+        ['attn.in_proj_weight', [6, 2]],
+      ] as const) {
+        const tensors = checkpoint();
+        const w = ramp([...shape], 400);
+        (w.data as Float32Array)[5] = bad;
+        tensors.set(key, w);
+        const before = tf.memory().numTensors;
+        const e = thrownBy(() => readWithKeyTable(tensors, table));
+        expect(tf.memory().numTensors).toBe(before);
+        expect(e).toBeInstanceOf(CheckpointError);
+        expect(e.message).toBe(
+          `model.safetensors: "${key}": expected finite weights, received ${shown} at index 5. Fix: the checkpoint is corrupt`,
+        );
+      }
     }
   });
 

@@ -5,8 +5,9 @@
  * last axis). Reading, writing, training variables and the benchmarks all go through the same table
  * (docs/checkpoints.md), so a layout is written once.
  */
-import { tf, describeValue, formatShape } from '@tide/backend';
+import { tf, describeValue, formatShape, hostTensor } from '@tide/backend';
 import { CheckpointError } from './errors.js';
+import { firstNonFinite, transposeInto } from './host-arrays.js';
 import type { SafeTensor, TensorToWrite } from './safetensors.js';
 
 /** One checkpoint key and the parameter-tree paths it fills. */
@@ -119,18 +120,27 @@ export function readWithKeyTable(
           fix: 'config.json and model.safetensors disagree; fix the config',
         });
       }
-      if (t.data instanceof Float32Array) {
-        for (let i = 0; i < t.data.length; i++) {
-          if (!Number.isFinite(t.data[i]!))
-            throw new CheckpointError(`${file}: "${name}"`, {
-              expected: 'finite weights',
-              received: `${t.data[i]} at index ${i}`,
-              fix: 'the checkpoint is corrupt',
-            });
-        }
+      const nonFinite = (data: Float32Array) => {
+        const bad = firstNonFinite(data);
+        return new CheckpointError(`${file}: "${name}"`, {
+          expected: 'finite weights',
+          received: `${data[bad]} at index ${bad}`,
+          fix: 'the checkpoint is corrupt',
+        });
+      };
+      // [out, in] → [in, out]: float32 matrices are transposed (and checked) on the way into the tensor.
+      let value: tf.Tensor;
+      const { data } = t;
+      if (e.transpose === true && e.shape.length === 2 && data instanceof Float32Array) {
+        const [rows, cols] = e.shape as [number, number];
+        value = hostTensor([cols, rows], (out) => {
+          if (!transposeInto(out, data, rows, cols)) throw nonFinite(data);
+        }); // [in, out]
+      } else {
+        if (data instanceof Float32Array && firstNonFinite(data) >= 0) throw nonFinite(data);
+        value = tf.tensor(data, [...e.shape]);
+        if (e.transpose === true) value = tf.transpose(value); // [out, in] → [in, out]
       }
-      let value: tf.Tensor = tf.tensor(t.data, [...e.shape]);
-      if (e.transpose) value = tf.transpose(value); // [out, in] → [in, out]
       const parts = e.paths.length === 1 ? [value] : tf.split(value, e.paths.length, -1);
       e.paths.forEach((p, i) => leaves.set(p, parts[i]!));
     }

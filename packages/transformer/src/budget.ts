@@ -121,7 +121,7 @@ export function estimateForward(
   const incremental = K > N;
   // With cached keys the new tokens' scores are [n, N_past + n] on the plain path; else the path tfjs will take.
   const path = incremental ? 'plain' : attentionPath({ causal: c.causal }, N);
-  const scoreRows = path === 'plain' ? N : path === 'blocked' ? defaultAttentionBlock(N) : Math.min(N, 64);
+  const scoreRows = path === 'plain' ? N : path === 'blocked' ? defaultAttentionBlock(N, B * H) : Math.min(N, 64);
   const scores = 2 * B * H * scoreRows * K * F; // scores and probabilities of the rows evaluated at once
   const qkv = 4 * field + (incremental ? 2 * B * K * d * F : 0); // Q, K, V and the output; with a cache, past + new keys and values
   const hidden = 2 * B * N * f * F; // the FFN's hidden field and its activation

@@ -6,7 +6,7 @@
  * with the sum over the causal sub-domain l ≤ k when `causal` is set. The token weights enter as `ln w`
  * ({@link MASKED_SCORE} where w = 0), never as an N×N bias, so no path needs memory ∝ N² for them.
  */
-import * as tf from '@tensorflow/tfjs-core';
+import { tf } from '#tfjs-core';
 import { BackendError, describeValue, formatShape } from '../errors.js';
 
 /** The finite stand-in for −∞ in scores: `exp(−1e30 − max)` is exactly 0 in float32 on every backend. */

@@ -74,16 +74,19 @@ describe('blockedAttention: memory', () => {
 });
 
 describe('defaultAttentionBlock', () => {
-  it('aims at 2²⁰ scores per block, between 16 queries and N', () => {
+  it('aims at 2²² scores per block over all (sample, head) rows, between 16 queries and N', () => {
     expect(defaultAttentionBlock(256)).toBe(256);
-    expect(defaultAttentionBlock(4096)).toBe(256);
-    expect(defaultAttentionBlock(16384)).toBe(64);
+    expect(defaultAttentionBlock(4096)).toBe(1024);
+    expect(defaultAttentionBlock(16384)).toBe(256);
     expect(defaultAttentionBlock(1 << 20)).toBe(16);
     expect(defaultAttentionBlock(7)).toBe(7);
+    expect(defaultAttentionBlock(4096, 8)).toBe(128); // 8 heads: 8 · 128 · 4096 = 2²²
+    expect(defaultAttentionBlock(1024, 12)).toBe(341);
   });
 
-  it('refuses a token count that is not a positive integer', () => {
+  it('refuses a token or row count that is not a positive integer', () => {
     expect(() => defaultAttentionBlock(0)).toThrow(/defaultAttentionBlock: tokens: expected an integer ≥ 1/);
     expect(() => defaultAttentionBlock(2.5)).toThrow(BackendError);
+    expect(() => defaultAttentionBlock(64, 0)).toThrow(/defaultAttentionBlock: rows: expected an integer ≥ 1/);
   });
 });

@@ -3,17 +3,17 @@
  *
  *     O_k = Σ_{l < e(k)} softmax_l(s_kl + b_kl) V_l,   s = Q Kᵀ·scale,   b_kl = ln w_l (+ −∞ for l > k when causal),
  *
- * computed one block of queries at a time, one (sample, head) at a time: a block of `qn` queries sees its whole
- * key range `[0, e)` at once (e = N, or the block's last query + 1 when causal, which skips the keys outside
- * the causal sub-domain), so the working set is `qn × e` floats and peak memory grows like N·block, never N².
- * Every product is a 2-D matMul with untransposed operands (Kᵀ and Vᵀ are formed once per head): tfjs-wasm's
- * batched matMul and its transposed operands run 5–10× slower than its 2-D path (measured: tools/bench).
+ * computed one block of queries at a time, for every sample and head at once: a block of `qn` queries sees its
+ * whole key range `[0, e)` (e = N, or the block's last query + 1 when causal, which skips the keys outside the
+ * causal sub-domain), so the working set is `B·H·qn × e` floats and peak memory grows like N·block, never N².
+ * Each block is a handful of batched products `[B, H, qn, d_k]·[B, H, e, d_k]ᵀ` (on wasm, one XNNPACK product per
+ * sample and head: kernels/wasm-matmul.ts).
  *
  * The gradient (a tf.customGrad) saves only Q, K, V, ln w and O and recomputes each block's P = softmax(s + b):
- * dVᵀ += dOᵀ P, dS = P ⊙ (dO Vᵀ − rowsum(dO ⊙ O)), dQ = dS K·scale, dKᵀ += Qᵀ dS·scale. The weights are data,
+ * dV += Pᵀ dO, dS = P ⊙ (dO Vᵀ − rowsum(dO ⊙ O)), dQ = dS K·scale, dK += dSᵀ Q·scale. The weights are data,
  * not parameters: they receive a zero gradient.
  */
-import * as tf from '@tensorflow/tfjs-core';
+import { tf } from '#tfjs-core';
 import { BackendError, describeValue } from '../errors.js';
 import {
   MASKED_SCORE,
@@ -23,11 +23,14 @@ import {
   type AttentionCoreSizes,
 } from './attention-core.js';
 
-/** Floats of one block's score matrix (`qn × e`) that the default block size aims for: 2²⁰ = 4 MiB (cache-sized: measured fastest on wasm). */
-export const BLOCK_BUDGET = 1 << 20;
+/** Floats of one block's scores (`B·H·qn × e`) that the default block size aims for: 2²² = 16 MiB. */
+export const BLOCK_BUDGET = 1 << 22;
 
-/** The default query block for N tokens: the budget over N, between 16 and N. */
-export function defaultAttentionBlock(tokens: number): number {
+/**
+ * The default query block for N tokens and `rows` (sample, head) pairs evaluated together (default 1): the
+ * budget over `rows·N`, between 16 and N.
+ */
+export function defaultAttentionBlock(tokens: number, rows = 1): number {
   if (!Number.isInteger(tokens) || tokens < 1) {
     throw new BackendError('defaultAttentionBlock: tokens', {
       expected: 'an integer ≥ 1 (the number of tokens N)',
@@ -35,7 +38,14 @@ export function defaultAttentionBlock(tokens: number): number {
       fix: 'pass the sequence length',
     });
   }
-  return Math.min(tokens, Math.max(16, Math.floor(BLOCK_BUDGET / tokens)));
+  if (!Number.isInteger(rows) || rows < 1) {
+    throw new BackendError('defaultAttentionBlock: rows', {
+      expected: 'an integer ≥ 1 (samples × heads evaluated together)',
+      received: describeValue(rows),
+      fix: 'pass B·H, or omit it for one',
+    });
+  }
+  return Math.min(tokens, Math.max(16, Math.floor(BLOCK_BUDGET / (rows * tokens))));
 }
 
 /** The key range `[0, e)` a query block `[q0, q0 + qn)` attends to. */
@@ -43,120 +53,57 @@ function keyEnd(c: AttentionCoreInputs, n: number, q0: number, qn: number): numb
   return c.causal ? q0 + qn : n;
 }
 
-/** The score bias of one query block for sample b: `[1|qn, e]` = ln w (+ −∞ above the diagonal when causal). */
-function blockBias(c: AttentionCoreInputs, s: AttentionCoreSizes, b: number, q0: number, qn: number): tf.Tensor2D {
+/** The score bias of one query block: `[B|1, 1, 1|qn, e]` = ln w (+ −∞ above the diagonal when causal). */
+function blockBias(c: AttentionCoreInputs, q0: number, qn: number, e: number): tf.Tensor4D {
   return tf.tidy(() => {
-    const e = keyEnd(c, s.tokens, q0, qn);
-    const logW = tf.slice(c.logWeights, [s.weightBatch > 1 ? b : 0, 0], [1, e]); // [1, e]
-    if (!c.causal) return logW as tf.Tensor2D;
-    const rows = tf.reshape(tf.range(q0, q0 + qn, 1, 'int32'), [qn, 1]); // [qn, 1]
-    const cols = tf.reshape(tf.range(0, e, 1, 'int32'), [1, e]); // [1, e]
-    return tf.add(logW, tf.mul(tf.cast(tf.greater(cols, rows), 'float32'), MASKED_SCORE)) as tf.Tensor2D; // [qn, e]
+    const logW = tf.slice(c.logWeights, [0, 0], [-1, e]); // [B|1, e]
+    const bias = tf.reshape(logW, [logW.shape[0], 1, 1, e]); // [B|1, 1, 1, e]
+    if (!c.causal) return bias as tf.Tensor4D;
+    const future = new Float32Array(qn * e); // [qn, e]: −∞ where key l > query q0 + i
+    for (let i = 0; i < qn; i++) future.fill(MASKED_SCORE, i * e + q0 + i + 1, (i + 1) * e);
+    return tf.add(bias, tf.tensor4d(future, [1, 1, qn, e])) as tf.Tensor4D; // [B|1, 1, qn, e]
   });
 }
 
-/** One (sample, head): `[N, ·]` slices and the transposed keys and values `[·, N]`. */
-interface Head {
-  readonly q: tf.Tensor2D;
-  readonly kT: tf.Tensor2D;
-  readonly k: tf.Tensor2D;
-  readonly v: tf.Tensor2D;
-  readonly vT: tf.Tensor2D;
+/** `t[:, :, r0 : r0 + rn, :]`: `[B, H, rn, w]`. */
+function rows(t: tf.Tensor4D, r0: number, rn: number): tf.Tensor4D {
+  return r0 === 0 && rn === t.shape[2] ? t : tf.slice(t, [0, 0, r0, 0], [-1, -1, rn, -1]);
 }
 
-function headOf(c: AttentionCoreInputs, s: AttentionCoreSizes, b: number, h: number): Head {
-  const take = (t: tf.Tensor4D, width: number) =>
-    tf.reshape(tf.slice(t, [b, h, 0, 0], [1, 1, -1, -1]), [s.tokens, width]) as tf.Tensor2D;
-  const k = take(c.k, s.keyWidth); // [N, d_k]
-  const v = take(c.v, s.valueWidth); // [N, d_v]
-  return { q: take(c.q, s.keyWidth), k, kT: tf.transpose(k) as tf.Tensor2D, v, vT: tf.transpose(v) as tf.Tensor2D }; // kT [d_k, N], vT [d_v, N]
+/** `P = softmax(Q_blk Kᵀ·scale + bias)`: `[B, H, qn, e]`. */
+function blockProbabilities(c: AttentionCoreInputs, q0: number, qn: number, e: number): tf.Tensor4D {
+  const bias = blockBias(c, q0, qn, e); // [B|1, 1, 1|qn, e]
+  const scores = tf.mul(tf.matMul(rows(c.q, q0, qn), rows(c.k, 0, e), false, true), c.scale); // [B, H, qn, e]
+  return tf.softmax(tf.add(scores, bias)) as tf.Tensor4D;
 }
 
-/** `P = softmax(Q_blk Kᵀ·scale + bias)`: `[qn, e]`. */
-function blockProbabilities(
-  head: Head,
-  bias: tf.Tensor2D,
-  scale: number,
-  q0: number,
-  qn: number,
-  e: number,
-): tf.Tensor2D {
-  const qb = tf.slice(head.q, [q0, 0], [qn, -1]); // [qn, d_k]
-  const kT = e === head.kT.shape[1] ? head.kT : tf.slice(head.kT, [0, 0], [-1, e]); // [d_k, e]
-  return tf.softmax(tf.add(tf.mul(tf.matMul(qb, kT), scale), bias)) as tf.Tensor2D; // [qn, e]
-}
-
-/** Calls `body(b, h, q0, qn, e, bias)` for every sample, query block and head (bias shared by the heads). */
-function forEachBlock(
-  c: AttentionCoreInputs,
-  s: AttentionCoreSizes,
-  block: number,
-  body: (b: number, h: number, q0: number, qn: number, e: number, bias: tf.Tensor2D) => void,
-): void {
-  for (let b = 0; b < s.batch; b++) {
-    for (let q0 = 0; q0 < s.tokens; q0 += block) {
-      const qn = Math.min(block, s.tokens - q0);
-      const bias = blockBias(c, s, b, q0, qn);
-      for (let h = 0; h < s.heads; h++) body(b, h, q0, qn, keyEnd(c, s.tokens, q0, qn), bias);
-      bias.dispose();
-    }
+/** Calls `body(q0, qn, e)` for every query block. */
+function forEachBlock(s: AttentionCoreSizes, c: AttentionCoreInputs, block: number, body: (q0: number, qn: number, e: number) => void): void {
+  for (let q0 = 0; q0 < s.tokens; q0 += block) {
+    const qn = Math.min(block, s.tokens - q0);
+    body(q0, qn, keyEnd(c, s.tokens, q0, qn));
   }
-}
-
-/** Per-head tensors built once and disposed at the end. */
-function headCache(
-  c: AttentionCoreInputs,
-  s: AttentionCoreSizes,
-): { get(b: number, h: number): Head; dispose(): void } {
-  const heads = new Map<number, Head>();
-  return {
-    get(b, h) {
-      const key = b * s.heads + h;
-      let head = heads.get(key);
-      if (head === undefined) heads.set(key, (head = headOf(c, s, b, h)));
-      return head;
-    },
-    dispose() {
-      for (const head of heads.values()) tf.dispose(Object.values(head));
-    },
-  };
-}
-
-/** `[B·H]` lists of row blocks → `[B, H, N, w]`. */
-function assemble(blocks: tf.Tensor[][], s: AttentionCoreSizes, width: number): tf.Tensor4D {
-  const heads = blocks.map((parts) => joinBlocks<tf.Tensor2D>(parts, 0)); // [N, w] each
-  const out = tf.reshape(tf.stack(heads), [s.batch, s.heads, s.tokens, width]) as tf.Tensor4D;
-  tf.dispose(heads);
-  return out;
 }
 
 /** Forward: `O [B, H, N, d_v]`. */
 function blockedForward(c: AttentionCoreInputs, s: AttentionCoreSizes, block: number): tf.Tensor4D {
-  const cache = headCache(c, s);
-  const outs: tf.Tensor[][] = Array.from({ length: s.batch * s.heads }, () => []);
-  // Blocks are visited sample by sample, query block by query block, head by head: gather per head in order.
-  forEachBlock(c, s, block, (b, h, q0, qn, e, bias) => {
-    const head = cache.get(b, h);
-    outs[b * s.heads + h]!.push(
-      tf.tidy(() => {
-        const p = blockProbabilities(head, bias, c.scale, q0, qn, e); // [qn, e]
-        const v = e === s.tokens ? head.v : tf.slice(head.v, [0, 0], [e, -1]); // [e, d_v]
-        return tf.matMul(p, v); // [qn, d_v]
-      }),
-    );
+  const outs: tf.Tensor4D[] = [];
+  forEachBlock(s, c, block, (q0, qn, e) => {
+    outs.push(tf.tidy(() => tf.matMul(blockProbabilities(c, q0, qn, e), rows(c.v, 0, e)))); // [B, H, qn, d_v]
   });
-  cache.dispose();
-  return assemble(outs, s, s.valueWidth);
+  return joinBlocks<tf.Tensor4D>(outs, 2);
 }
 
-/** Pads `[w, e]` with zero columns to `[w, N]`. */
-function padColumns(t: tf.Tensor2D, n: number): tf.Tensor2D {
-  return t.shape[1] === n
+/** Pads `[B, H, e, w]` with zero rows to `[B, H, N, w]`. */
+function padRows(t: tf.Tensor4D, n: number): tf.Tensor4D {
+  return t.shape[2] === n
     ? t
-    : (tf.pad(t, [
+    : tf.pad(t, [
         [0, 0],
-        [0, n - t.shape[1]],
-      ]) as tf.Tensor2D);
+        [0, 0],
+        [0, n - t.shape[2]],
+        [0, 0],
+      ]);
 }
 
 /** Backward: gradients with respect to q, k, v, each `[B, H, N, ·]`. */
@@ -167,54 +114,37 @@ function blockedBackward(
   dO: tf.Tensor4D,
   block: number,
 ): [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D] {
-  const cache = headCache(c, s);
-  const bh = s.batch * s.heads;
-  const rowsOf = (t: tf.Tensor4D, b: number, h: number, q0: number, qn: number) =>
-    tf.reshape(tf.slice(t, [b, h, q0, 0], [1, 1, qn, -1]), [qn, t.shape[3]]) as tf.Tensor2D;
-  const dQ: tf.Tensor[][] = Array.from({ length: bh }, () => []);
-  const dKT: tf.Tensor2D[] = Array.from({ length: bh }, () => tf.zeros([s.keyWidth, s.tokens]) as tf.Tensor2D); // Σ Qᵀ dS
-  const dVT: tf.Tensor2D[] = Array.from({ length: bh }, () => tf.zeros([s.valueWidth, s.tokens]) as tf.Tensor2D); // Σ dOᵀ P
-  forEachBlock(c, s, block, (b, h, q0, qn, e, bias) => {
-    const head = cache.get(b, h);
-    const i = b * s.heads + h;
+  const dQ: tf.Tensor4D[] = [];
+  let dK = tf.zerosLike(c.k); // [B, H, N, d_k]: Σ dSᵀ Q·scale
+  let dV = tf.zerosLike(c.v); // [B, H, N, d_v]: Σ Pᵀ dO
+  forEachBlock(s, c, block, (q0, qn, e) => {
     const next = tf.tidy(() => {
-      const p = blockProbabilities(head, bias, c.scale, q0, qn, e); // [qn, e]
-      const dOb = rowsOf(dO, b, h, q0, qn); // [qn, d_v]
-      const delta = tf.sum(tf.mul(dOb, rowsOf(o, b, h, q0, qn)), -1, true); // [qn, 1] = rowsum(dO ⊙ O)
-      const vT = e === s.tokens ? head.vT : tf.slice(head.vT, [0, 0], [-1, e]); // [d_v, e]
-      const k = e === s.tokens ? head.k : tf.slice(head.k, [0, 0], [e, -1]); // [e, d_k]
-      const dS = tf.mul(p, tf.sub(tf.matMul(dOb, vT), delta)); // [qn, e] = P ⊙ (dO Vᵀ − δ)
-      const qbT = tf.transpose(tf.slice(head.q, [q0, 0], [qn, -1])); // [d_k, qn]
+      const p = blockProbabilities(c, q0, qn, e); // [B, H, qn, e]
+      const dOb = rows(dO, q0, qn); // [B, H, qn, d_v]
+      const delta = tf.sum(tf.mul(dOb, rows(o, q0, qn)), -1, true); // [B, H, qn, 1] = rowsum(dO ⊙ O)
+      const dS = tf.mul(p, tf.sub(tf.matMul(dOb, rows(c.v, 0, e), false, true), delta)); // [B, H, qn, e]
       return {
-        dq: tf.mul(tf.matMul(dS, k), c.scale), // [qn, d_k]
-        dkT: tf.add(dKT[i]!, padColumns(tf.mul(tf.matMul(qbT, dS), c.scale) as tf.Tensor2D, s.tokens)), // [d_k, N]
-        dvT: tf.add(dVT[i]!, padColumns(tf.matMul(tf.transpose(dOb), p) as tf.Tensor2D, s.tokens)), // [d_v, N]
+        dq: tf.mul(tf.matMul(dS, rows(c.k, 0, e)), c.scale) as tf.Tensor4D, // [B, H, qn, d_k]
+        dk: tf.add(dK, padRows(tf.mul(tf.matMul(dS, rows(c.q, q0, qn), true), c.scale), s.tokens)) as tf.Tensor4D, // [B, H, N, d_k]
+        dv: tf.add(dV, padRows(tf.matMul(p, dOb, true), s.tokens)) as tf.Tensor4D, // [B, H, N, d_v]
       };
     });
-    tf.dispose([dKT[i]!, dVT[i]!]);
-    dQ[i]!.push(next.dq);
-    dKT[i] = next.dkT as tf.Tensor2D;
-    dVT[i] = next.dvT as tf.Tensor2D;
+    tf.dispose([dK, dV]);
+    dQ.push(next.dq);
+    dK = next.dk;
+    dV = next.dv;
   });
-  cache.dispose();
-  const transposed = (parts: tf.Tensor2D[], width: number) => {
-    const out = tf.tidy(
-      () => tf.reshape(tf.stack(parts.map((t) => tf.transpose(t))), [s.batch, s.heads, s.tokens, width]) as tf.Tensor4D,
-    );
-    tf.dispose(parts);
-    return out;
-  };
-  return [assemble(dQ, s, s.keyWidth), transposed(dKT, s.keyWidth), transposed(dVT, s.valueWidth)];
+  return [joinBlocks<tf.Tensor4D>(dQ, 2), dK, dV];
 }
 
 /**
- * The attention core in query blocks of `block` tokens (default {@link defaultAttentionBlock}), with a
+ * The attention core in query blocks of `block` tokens (default {@link defaultAttentionBlock} for its B·H rows), with a
  * memory-lean custom gradient; runs on every backend (the fast path of cpu and wasm). Returns `[B, H, N, d_v]`
  * (the caller owns it).
  */
 export function blockedAttention(core: AttentionCoreInputs, block?: number): tf.Tensor4D {
   const s = checkAttentionCore('blockedAttention', core);
-  const size = block ?? defaultAttentionBlock(s.tokens);
+  const size = block ?? defaultAttentionBlock(s.tokens, s.batch * s.heads);
   if (!Number.isInteger(size) || size < 1) {
     throw new BackendError('blockedAttention: block', {
       expected: 'an integer ≥ 1 (queries per block)',

@@ -18,7 +18,7 @@
  * recomputes L with a statistics-only pass and each tile's `P` (program 2 with L): `dV_t = Pᵀ dO`, `dS = P ⊙ (dO V_tᵀ − rowsum(dO ⊙ O))`,
  * `dQ += dS K_t·scale`, `dK_t = dSᵀ Q·scale`.
  */
-import * as tf from '@tensorflow/tfjs-core';
+import { tf } from '#tfjs-core';
 import type { GPGPUProgram, MathBackendWebGL } from '@tensorflow/tfjs-backend-webgl';
 import { BackendError, describeValue } from '../errors.js';
 import {

@@ -1,5 +1,5 @@
 // Test helper: the attention core written plainly (the N×N kernel), and random inputs for it.
-import * as tf from '@tensorflow/tfjs-core';
+import { tf } from '#tfjs-core';
 import { MASKED_SCORE, type AttentionCoreInputs } from './attention-core.js';
 
 /** `softmax(QKᵀ·scale + ln w (+ causal −∞)) V` with the full N×N kernel: `[B, H, N, d_v]`. */

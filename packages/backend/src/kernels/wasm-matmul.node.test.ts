@@ -1,5 +1,5 @@
-// The wasm BatchMatMul with explicit transposes: the same products and gradients as the cpu backend, the
-// original kernel for batched products, and no data left in the backend.
+// The wasm BatchMatMul with explicit transposes and batched products on heap views: the same products and
+// gradients as the cpu backend, the original kernel where it is cheaper, and no data left in the backend.
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { expectClose } from '../testing/index.js';
@@ -41,7 +41,7 @@ describe('wasm BatchMatMul with explicit transposes', () => {
         () => tf.matMul(tf.tensor2d(a.slice(0, 29 * 3), [29, 3]), tf.tensor2d(b, [23, 29]), true, true),
       ],
       [
-        'batched (original kernel)',
+        'batched a·bᵀ (views)',
         () =>
           tf.matMul(
             tf.tensor3d(a.slice(0, 2 * 17 * 29), [2, 17, 29]),
@@ -49,6 +49,26 @@ describe('wasm BatchMatMul with explicit transposes', () => {
             false,
             true,
           ),
+      ],
+      [
+        'batched aᵀ·b over two batch axes (views)',
+        () => tf.matMul(tf.tensor4d(a.slice(0, 6 * 29 * 5), [2, 3, 29, 5]), tf.tensor4d(b.slice(0, 6 * 29 * 3), [2, 3, 29, 3]), true),
+      ],
+      [
+        'batched a times one b, broadcast (views)',
+        () => tf.matMul(tf.tensor3d(a.slice(0, 3 * 9 * 29), [3, 9, 29]), tf.tensor2d(b.slice(0, 29 * 7), [29, 7])),
+      ],
+      [
+        'one a times batched b, broadcast (views)',
+        () => tf.matMul(tf.tensor3d(a.slice(0, 9 * 29), [1, 9, 29]), tf.tensor4d(b.slice(0, 4 * 29 * 5), [2, 2, 29, 5])),
+      ],
+      [
+        'batched with 3 rows (original kernel)',
+        () => tf.matMul(tf.tensor3d(a.slice(0, 4 * 3 * 29), [4, 3, 29]), tf.tensor3d(b.slice(0, 4 * 29 * 5), [4, 29, 5])),
+      ],
+      [
+        'batch axes broadcast both ways (original kernel)',
+        () => tf.matMul(tf.tensor4d(a.slice(0, 2 * 9 * 29), [2, 1, 9, 29]), tf.tensor4d(b.slice(0, 3 * 29 * 4), [1, 3, 29, 4])),
       ],
     ];
     for (const [name, f] of cases) {
@@ -69,7 +89,19 @@ describe('wasm BatchMatMul with explicit transposes', () => {
     for (let i = 0; i < 2; i++) expectClose(wasm[i]!, cpu[i]!, { rtol: 1e-5, atol: 1e-5 });
   });
 
-  it('frees its explicit transposes: no data left in the backend', async () => {
+  it('gradients of batched attention products (views) equal the cpu ones', async () => {
+    const q = Array.from({ length: 2 * 3 * 16 * 8 }, (_, i) => Math.sin(0.37 * i));
+    const k = Array.from({ length: 2 * 3 * 16 * 8 }, (_, i) => Math.cos(0.21 * i));
+    const { cpu, wasm } = await onBoth(() =>
+      tf.grads((x: tf.Tensor, y: tf.Tensor) => {
+        const s = tf.softmax(tf.matMul(x, y, false, true)); // [2, 3, 16, 16]
+        return tf.sum(tf.square(tf.matMul(s, y))); // [2, 3, 16, 8]
+      })([tf.tensor4d(q, [2, 3, 16, 8]), tf.tensor4d(k, [2, 3, 16, 8])]),
+    );
+    for (let i = 0; i < 2; i++) expectClose(wasm[i]!, cpu[i]!, { rtol: 1e-5, atol: 1e-5 });
+  });
+
+  it('frees its explicit transposes and views: no data left in the backend', async () => {
     await initEngine({ backend: 'wasm' });
     const a = tf.randomNormal([64, 32]);
     const b = tf.randomNormal([16, 32]);
@@ -78,6 +110,13 @@ describe('wasm BatchMatMul with explicit transposes', () => {
     const tensors = tf.memory().numTensors;
     for (let i = 0; i < 5; i++) tf.matMul(a, b, false, true).dispose();
     tf.matMul(a, a, true, false).dispose(); // aᵀ·a
+    const q = tf.randomNormal([3, 2, 16, 8]);
+    const w = tf.randomNormal([8, 5]);
+    const before2 = backend.numDataIds();
+    tf.matMul(q, q, false, true).dispose(); // batched on views
+    tf.matMul(q, w).dispose(); // broadcast on views
+    expect(backend.numDataIds()).toBe(before2);
+    tf.dispose([q, w]);
     expect(backend.numDataIds()).toBe(before);
     expect(tf.memory().numTensors).toBe(tensors);
     tf.dispose([a, b]);

@@ -1,25 +1,108 @@
 /**
- * A faster `BatchMatMul` for the wasm backend when an operand is transposed.
+ * A faster `BatchMatMul` for the wasm backend (the backend README, "Matrix products on wasm").
  *
- * tfjs-backend-wasm multiplies `a·bᵀ` and `aᵀ·b` (the flags `transposeB`, `transposeA`) 10–15× slower than the
- * plain product of the same sizes (measured on this project's machine: `[1024, 256]·[64, 256]ᵀ` 10.2 ms, against
- * 0.97 ms with the transpose made explicit). Both variants are everywhere in training: the gradient of `c = a·b`
- * is `dc·bᵀ` and `aᵀ·dc`, and the LM head tied to the token embedding is `h·Wᵀ`. This kernel makes the transpose
- * explicit (the backend's own `Transpose` kernel, then the plain product) for unbatched products — a batch of
- * one — when the other operand has at least 8 rows (columns) to reuse the transposed copy: that measured faster;
- * a single row times a large transposed matrix (the LM head while generating) keeps the original kernel. Batched products (attention's `[B, H, N, d_k]` scores) keep the original
- * kernel, where the explicit transpose measured slower. The result is the same product (floating-point sums in
- * the plain kernel's order).
+ * tfjs-backend-wasm sends exactly one case to XNNPACK: an unbatched product (a batch of one) without transpose
+ * flags. Everything else — `a·bᵀ`, `aᵀ·b`, and every batched product such as attention's `[B, H, N, d_k]` scores —
+ * runs a naive blocked triple loop, 5–15× slower at the same sizes (measured on this project's machine:
+ * `[1024, 256]·[64, 256]ᵀ` 10.2 ms against 0.97 ms with the transpose made explicit; 12 heads of `[256, 64]·[64,
+ * 256]` 29.8 ms against 3.6 ms). Both are everywhere: the gradient of `c = a·b` is `dc·bᵀ` and `aᵀ·dc`, the LM head
+ * tied to the token embedding is `h·Wᵀ`, and every attention product is batched over heads. This kernel
  *
- * It wraps the registered kernel, so it holds for every op that reaches `BatchMatMul` — `tf.matMul` and the
- * gradients alike. Installed by `initEngine`; idempotent.
+ * - makes a transpose explicit (the backend's own `Transpose` kernel) when the other operand has at least
+ *   {@link EXPLICIT_MIN} rows (columns) to reuse the transposed copy; a single row times a large transposed matrix
+ *   (the LM head while generating) keeps the transposed kernel;
+ * - runs a batched product as one XNNPACK product per batch element on views of the operands and of the output
+ *   in the wasm heap (no copies), when each product has at least {@link EXPLICIT_MIN} rows — XNNPACK packs the
+ *   right operand per call, which pays from a few rows on. Batch dimensions must be equal or one operand's batch
+ *   must be one (broadcast); other broadcasts keep the original kernel.
+ *
+ * The result is the same product up to the order of floating-point sums. It wraps the registered kernel, so it
+ * holds for every op that reaches `BatchMatMul` — `tf.matMul` and the gradients alike. The views use the wasm
+ * backend's internals (tfjs-backend-wasm 4.22: its tensor table and `registerTensor`); when they are not there the
+ * batched products keep the original kernel. Installed by `initEngine`; idempotent.
  */
-import * as tf from '@tensorflow/tfjs-core';
+import { tf } from '#tfjs-core';
 
 let installed = false;
 
-/** The free dimension of the other operand from which making a transpose explicit pays (see the kernel). */
+/** The free dimension of the other operand from which making a transpose explicit, or packing it for XNNPACK, pays. */
 const EXPLICIT_MIN = 8;
+
+/** What the batched path uses of the wasm backend (tfjs-backend-wasm 4.22). */
+interface WasmInternals {
+  readonly wasm: {
+    cwrap(name: string, ret: null, args: string[]): (...args: unknown[]) => void;
+    readonly tfjs: { registerTensor(id: number, size: number, offset: number): void; disposeData(id: number): void };
+  };
+  readonly dataIdMap: {
+    get(dataId: object): { memoryOffset: number } | undefined;
+    set(dataId: object, data: object): void;
+    delete(dataId: object): void;
+  };
+  dataIdNextNumber: number;
+  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
+  disposeData(dataId: object): boolean;
+}
+
+function internalsOf(backend: unknown): WasmInternals | undefined {
+  const b = backend as Partial<WasmInternals> | undefined;
+  const ok =
+    typeof b?.wasm?.cwrap === 'function' &&
+    typeof b.wasm.tfjs?.registerTensor === 'function' &&
+    typeof b.wasm.tfjs.disposeData === 'function' &&
+    typeof b.dataIdMap?.get === 'function' &&
+    typeof b.dataIdNextNumber === 'number' &&
+    typeof b.makeOutput === 'function';
+  return ok ? (b as WasmInternals) : undefined;
+}
+
+/** The wasm entry of the plain product, per wasm instance (a backend re-created after disposal has a new one). */
+const plainProducts = new WeakMap<object, (...args: unknown[]) => void>();
+
+function shapeBytes(shape: readonly number[]): Uint8Array {
+  return new Uint8Array(new Int32Array(shape).buffer);
+}
+
+/**
+ * `c[i] = a[i]·b[i]` for `a` `[Ba, M, K]` and `b` `[Bb, K, N]` (no transposes; `Ba`, `Bb` equal or one of them 1),
+ * written into a new `[max(Ba, Bb), M, N]` output: one XNNPACK product per batch element on heap views.
+ */
+function batchedOnViews(
+  w: WasmInternals,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  [batchA, m, k]: readonly number[],
+  [batchB, , n]: readonly number[],
+): tf.TensorInfo {
+  let plain = plainProducts.get(w.wasm);
+  if (plain === undefined) {
+    plain = w.wasm.cwrap('BatchMatMul', null, ['number', 'array', 'number', 'number', 'array', 'number', 'number', 'number', 'number']);
+    plainProducts.set(w.wasm, plain);
+  }
+  const batch = Math.max(batchA!, batchB!);
+  const out = w.makeOutput([batch, m!, n!], 'float32'); // [B, M, N]
+  const base = (t: tf.TensorInfo) => w.dataIdMap.get(t.dataId)!.memoryOffset;
+  const [aBase, bBase, outBase] = [base(a), base(b), base(out)];
+  const aShape = shapeBytes([1, m!, k!]);
+  const bShape = shapeBytes([1, k!, n!]);
+  const view = (offset: number, size: number) => {
+    const id = w.dataIdNextNumber++;
+    w.wasm.tfjs.registerTensor(id, size, offset);
+    return id;
+  };
+  for (let i = 0; i < batch; i++) {
+    const aId = view(aBase + 4 * (batchA === 1 ? 0 : i) * m! * k!, m! * k!); // [1, M, K]
+    const bId = view(bBase + 4 * (batchB === 1 ? 0 : i) * k! * n!, k! * n!); // [1, K, N]
+    const outId = view(outBase + 4 * i * m! * n!, m! * n!); // [1, M, N]
+    try {
+      plain(aId, aShape, 3, bId, bShape, 3, 0, 0, outId);
+    } finally {
+      // Unregistering (never freeing: the memory is the operands') also drops XNNPACK's packed copy of b.
+      for (const id of [aId, bId, outId]) w.wasm.tfjs.disposeData(id);
+    }
+  }
+  return out;
+}
 
 /** Whether the wasm `BatchMatMul` wrapper is in place. */
 export function wasmMatMulInstalled(): boolean {
@@ -50,18 +133,32 @@ export function installWasmMatMul(): void {
     const { inputs, backend, attrs } = args;
     const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
     const { transposeA, transposeB } = attrs as { transposeA?: boolean; transposeB?: boolean };
-    if ((!transposeA && !transposeB) || batchOf(a.shape) !== 1 || batchOf(b.shape) !== 1)
-      return original.kernelFunc(args);
-    // Transposing an operand costs its size; the product costs that times the other side's free dimension (the
-    // rows of a for b, the columns of b for a). Below EXPLICIT_MIN of those the transposed kernel is cheaper
-    // (measured: a·Wᵀ with W [50257, 768] is 4× faster as transposeB for one row of a, 4× slower for 64 rows).
     const ra = a.shape.length;
     const rb = b.shape.length;
     const rows = transposeA ? a.shape[ra - 1]! : a.shape[ra - 2]!; // M
+    const inner = transposeA ? a.shape[ra - 2]! : a.shape[ra - 1]!; // K
     const cols = transposeB ? b.shape[rb - 2]! : b.shape[rb - 1]!; // N
-    const explicitA = transposeA === true && cols >= EXPLICIT_MIN;
-    const explicitB = transposeB === true && rows >= EXPLICIT_MIN;
-    if (!explicitA && !explicitB) return original.kernelFunc(args);
+    const batchA = batchOf(a.shape);
+    const batchB = batchOf(b.shape);
+    const batched = batchA !== 1 || batchB !== 1;
+    const internals = batched ? internalsOf(backend) : undefined;
+    const onViews =
+      internals !== undefined &&
+      a.dtype === 'float32' &&
+      b.dtype === 'float32' &&
+      rows >= EXPLICIT_MIN &&
+      inner > 0 &&
+      cols > 0 &&
+      (batchA === batchB || batchA === 1 || batchB === 1) &&
+      (ra === rb || batchA === 1 || batchB === 1) &&
+      a.shape.slice(0, -2).every((s, i) => batchA === 1 || batchB === 1 || s === b.shape[i]);
+    if (batched && !onViews) return original.kernelFunc(args);
+    // Transposing an operand costs its size; the product costs that times the other side's free dimension (the
+    // rows of a for b, the columns of b for a). Below EXPLICIT_MIN of those the transposed kernel is cheaper
+    // (measured: a·Wᵀ with W [50257, 768] is 4× faster as transposeB for one row of a, 4× slower for 64 rows).
+    const explicitA = transposeA === true && (onViews || cols >= EXPLICIT_MIN);
+    const explicitB = transposeB === true && (onViews || rows >= EXPLICIT_MIN);
+    if (!onViews && !explicitA && !explicitB) return original.kernelFunc(args);
     const made: tf.TensorInfo[] = [];
     const explicit = (x: tf.TensorInfo): tf.TensorInfo => {
       const t = transpose.kernelFunc({ inputs: { x }, backend, attrs: { perm: lastTwoSwapped(x.shape.length) } });
@@ -69,8 +166,15 @@ export function installWasmMatMul(): void {
       return t as tf.TensorInfo;
     };
     try {
+      const a2 = explicitA ? explicit(a) : a;
+      const b2 = explicitB ? explicit(b) : b;
+      if (onViews) {
+        const out = batchedOnViews(internals, a2, b2, [batchA, rows, inner], [batchB, inner, cols]);
+        const outer = (batchA >= batchB ? a : b).shape.slice(0, -2);
+        return { ...out, shape: [...outer, rows, cols] }; // [..., M, N]
+      }
       return original.kernelFunc({
-        inputs: { a: explicitA ? explicit(a) : a, b: explicitB ? explicit(b) : b },
+        inputs: { a: a2, b: b2 },
         backend,
         attrs: {
           ...attrs,

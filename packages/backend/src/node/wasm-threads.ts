@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import workerThreads from 'node:worker_threads';
-import * as tf from '@tensorflow/tfjs-core';
+import { tf } from '#tfjs-core';
 import type * as wasmBackend from '@tensorflow/tfjs-backend-wasm';
 
 /** The names the threaded factory's source refers to in the bundle: the worker gets the same ones. */
@@ -25,7 +25,7 @@ const PRELUDE =
  * `tf.setBackend('wasm')` has settled (successfully or not): it restores what was patched, deletes the scripts and
  * lets the process exit while the pool's workers idle.
  */
-export function prepareWasmThreads(wasm: typeof wasmBackend, threads: number): () => void {
+export function prepareWasmThreads(wasm: Pick<typeof wasmBackend, 'setThreadsCount'>, threads: number): () => void {
   const dir = mkdtempSync(join(os.tmpdir(), 'tide-wasm-threads-'));
   const NativeBlob = globalThis.Blob;
   const nativeCreateObjectURL = URL.createObjectURL;

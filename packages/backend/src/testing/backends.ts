@@ -2,7 +2,7 @@
  * Runs a test body on every backend available in the current environment:
  * `cpu` and `wasm` in Node, `webgl` in a browser. `TIDE_TEST_BACKENDS=cpu,wasm` narrows the list.
  */
-import * as tf from '@tensorflow/tfjs-core';
+import { tf } from '#tfjs-core';
 import { beforeAll, describe } from 'vitest';
 import { initEngine, registeredBackends, type BackendName } from '../engine.js';
 import { runtimeEnvironment } from '../environment.js';

@@ -4,7 +4,7 @@
  * Unlike tfjs's `expectArraysClose` (absolute only; NaN equals Infinity there), NaN must meet NaN and
  * ±Inf must meet the same infinity exactly; the report names the worst index.
  */
-import type * as tf from '@tensorflow/tfjs-core';
+import type { tf } from '#tfjs-core';
 import { formatShape } from '../errors.js';
 
 /** Something numeric to compare: a tensor, a (nested) array or typed array, or a number. */

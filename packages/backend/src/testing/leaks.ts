@@ -1,7 +1,7 @@
 /**
  * Leak checks: a public operation must leave exactly the tensors it documents (`tf.memory().numTensors`).
  */
-import * as tf from '@tensorflow/tfjs-core';
+import { tf } from '#tfjs-core';
 
 /**
  * Runs `body` and asserts that exactly `survivors` more tensors exist afterwards than before.

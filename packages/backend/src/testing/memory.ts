@@ -5,7 +5,7 @@
  * previous test left alive would count. This subtracts the bytes alive when the operation starts.
  * `tf.profile` keeps global state: never run two of these at once.
  */
-import * as tf from '@tensorflow/tfjs-core';
+import { tf } from '#tfjs-core';
 
 /** Bytes allocated above the starting level at the operation's peak. The result of `body` is disposed. */
 export async function peakBytesOf(body: () => tf.TensorContainer | Promise<tf.TensorContainer>): Promise<number> {
