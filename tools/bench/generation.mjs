@@ -7,8 +7,9 @@
 // The models: HF GPT-2 layout, random weights (GPT-2's initialisation: kernels N(0, 0.02), the residual-writing
 // ones N(0, 0.02/√(2L)), positions N(0, 0.01), zero biases, unit gains; seeded; an untied LM head N(0, 0.02), so
 // that random greedy tokens are not the last prompt token repeated), written as a checkpoint folder that both sides
-// load. Shapes: gpt2-small (d 768, 12 heads, 12 layers, vocabulary 50 257, n_positions 256) and d384 (d 384,
-// 6 heads, 6 layers, the same vocabulary and positions). The first 16 greedy tokens of TIDE and PyTorch must agree
+// load. Shapes: gpt2-small (d 768, 12 heads, 12 layers, vocabulary 50 257, n_positions 256), d384 (d 384,
+// 6 heads, 6 layers, the same vocabulary and positions) and embedded-256 (the embedded default model's
+// architecture with 256 positions). The first 16 greedy tokens of TIDE and PyTorch must agree
 // (else exit 1).
 //
 // Each measurement is its own process: load the checkpoint, generate --warmup tokens (untimed), then one timed
@@ -46,10 +47,15 @@ const SCRIPT = 'generation';
 const SHAPES = {
   'gpt2-small': { d: 768, heads: 12, layers: 12, vocab: 50257, positions: 256 },
   d384: { d: 384, heads: 6, layers: 6, vocab: 50257, positions: 256 },
+  // The embedded default model's architecture (d 48, 4 heads, 4 layers, 96 characters) with 256 positions instead
+  // of its 64: the cache's speed-up at 256 tokens of context (--prompt-tokens 64 --new-tokens 192).
+  'embedded-256': { d: 48, heads: 4, layers: 4, vocab: 96, positions: 256 },
   'smoke-a': { d: 64, heads: 2, layers: 2, vocab: 512, positions: 64 },
   'smoke-b': { d: 96, heads: 4, layers: 3, vocab: 1000, positions: 64 },
 };
 const CHECKED_TOKENS = 16;
+/** Tokens at the end of the window whose rate is reported as the rate at full context. */
+const END_TOKENS = 16;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Children: one JSON line on stdout.
@@ -124,18 +130,24 @@ async function measure({ dir, prompt, tokens, warmup, cache }) {
   if (warmup > 0) generate(model, prompt, { maxNewTokens: warmup, cache });
   const out = [];
   const t0 = performance.now();
+  const at = []; // seconds since t0 at which each token was chosen
   let first;
   for (const t of generateTokens(model, prompt, { maxNewTokens: tokens, cache })) {
     out.push(t);
-    first ??= (performance.now() - t0) / 1000;
+    at.push((performance.now() - t0) / 1000);
+    first ??= at[0];
   }
   const total = (performance.now() - t0) / 1000;
+  // The last END_TOKENS tokens: their rate is the rate at the window's full context.
+  const end = Math.min(END_TOKENS, at.length - 1);
   model.dispose();
   return {
     backend,
     tokens: out,
     total_s: total,
     first_token_s: first,
+    end_tokens: end,
+    end_s: end > 0 ? at[at.length - 1] - at[at.length - 1 - end] : undefined,
     peak_rss_mib: process.resourceUsage().maxRSS / 1024,
   };
 }
@@ -252,6 +264,8 @@ function runShape(name) {
             decode_s: median(list.map((x) => x.total_s - x.first_token_s)),
             tokens_per_s: newTokens / median(list.map((x) => x.total_s)),
             decode_tokens_per_s: (newTokens - 1) / median(list.map((x) => x.total_s - x.first_token_s)),
+            end_tokens_per_s:
+              list[0].end_s === undefined ? undefined : list[0].end_tokens / median(list.map((x) => x.end_s)),
             peak_rss_mib: median(list.map((x) => x.peak_rss_mib)),
             n: list.length,
           };
@@ -330,6 +344,23 @@ console.log(
     ),
   ),
 );
+const ends = results.filter((r) => r.tide_no_cache?.end_tokens_per_s !== undefined);
+if (ends.length > 0) {
+  console.log(
+    `\nat full context: the rate of the last ${END_TOKENS} tokens (context ${promptTokens + newTokens - END_TOKENS} … ${promptTokens + newTokens})`,
+  );
+  console.log(
+    markdownTable(
+      ['shape', 'cache speed-up (no cache time / cache time)', 'TIDE cache tok/s', 'TIDE no cache tok/s'],
+      ends.map((r) => [
+        r.name,
+        ratio(1 / r.tide_no_cache.end_tokens_per_s, 1 / r.tide_cache.end_tokens_per_s),
+        r.tide_cache.end_tokens_per_s.toFixed(1),
+        r.tide_no_cache.end_tokens_per_s.toFixed(1),
+      ]),
+    ),
+  );
+}
 for (const r of results)
   console.log(
     `${r.name}: first ${CHECKED_TOKENS} greedy tokens agree (TIDE = PyTorch): ${r.first_tokens.join(',')}; TIDE with and without the cache: ${r.tide_no_cache ? (r.cache_matches_no_cache ? `the same ${newTokens} tokens` : 'DIFFERENT tokens') : 'not run'}`,

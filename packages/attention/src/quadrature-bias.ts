@@ -11,13 +11,20 @@ import { ShapeError, causalSubdomain, checkField, type Field } from '@tide/domai
 
 export { MASKED_SCORE };
 
-/** `ln w_l` per key, `[B|1, N]` (per sample when the field has token weights), MASKED_SCORE where w = 0. The caller owns it. */
+/**
+ * `ln w_l` per key, `[B|1, N]` (per sample when the field has token weights), MASKED_SCORE where w = 0. The
+ * weights are data on the host (never differentiated), so their logarithms are taken there: one upload instead
+ * of five kernels per attention evaluation. The caller owns it.
+ */
 export function quadratureLogWeights(u: Field): tf.Tensor2D {
   checkField('quadratureLogWeights', u);
-  return tf.tidy(() => {
-    const w = u.tokenWeightTensor(); // [B|1, N]
-    return tf.where(tf.greater(w, 0), tf.log(tf.maximum(w, 1e-38)), tf.fill(w.shape, MASKED_SCORE)) as tf.Tensor2D; // [B|1, N]
-  });
+  const rows = u.tokenWeights !== undefined ? u.batch : 1;
+  const logW = new Float32Array(rows * u.tokens); // [B|1, N]
+  for (let b = 0; b < rows; b++) {
+    const w = u.sampleTokenWeights(b);
+    for (let l = 0; l < u.tokens; l++) logW[b * u.tokens + l] = w[l]! > 0 ? Math.log(w[l]!) : MASKED_SCORE;
+  }
+  return tf.tensor2d(logW, [rows, u.tokens]);
 }
 
 /**

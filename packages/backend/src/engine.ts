@@ -16,11 +16,18 @@ import { registerGradients } from './gradients.js';
 import { runtimeEnvironment, type RuntimeEnvironment } from './environment.js';
 import { installWasmMatMul } from './kernels/wasm-matmul.js';
 import { installWasmSlice } from './kernels/wasm-slice.js';
+import { installWasmSum } from './kernels/wasm-sum.js';
+import { installWasmTranspose } from './kernels/wasm-transpose.js';
 
-// The wasm backend's products and slices (kernels/wasm-matmul.ts, kernels/wasm-slice.ts): once its kernels are
-// registered.
-installWasmMatMul();
-installWasmSlice();
+// The wasm backend's products, slices, transposes and sums (kernels/wasm-*.ts): once its kernels are registered.
+installWasmKernels();
+
+function installWasmKernels(): void {
+  installWasmTranspose();
+  installWasmMatMul();
+  installWasmSlice();
+  installWasmSum();
+}
 
 /** The backends TIDE knows, fastest first. */
 export const BACKEND_NAMES = ['webgl', 'wasm', 'cpu'] as const;
@@ -198,8 +205,7 @@ export async function initEngine(options: EngineOptions = {}): Promise<EngineInf
       received: describeValue(threads),
       fix: `pass the number of cores to use, e.g. threads: ${Math.min(MAX_WASM_THREADS, 2)}`,
     });
-  installWasmMatMul(); // idempotent: for a wasm backend registered after this module loaded
-  installWasmSlice();
+  installWasmKernels(); // idempotent: for a wasm backend registered after this module loaded
   if (!tf.env().getBool('PROD')) tf.env().set('PROD', true);
   if (options.gradients ?? true) await registerGradients();
   const environment = runtimeEnvironment();

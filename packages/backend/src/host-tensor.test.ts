@@ -35,7 +35,9 @@ describeEachBackend('hostTensor', () => {
 
 describe('hostTensor: input', () => {
   it('refuses a bad shape or fill with a BackendError', () => {
-    expect(() => hostTensor([2, -1], () => undefined)).toThrow(/hostTensor: shape: expected an array of non-negative integers/);
+    expect(() => hostTensor([2, -1], () => undefined)).toThrow(
+      /hostTensor: shape: expected an array of non-negative integers/,
+    );
     expect(() => hostTensor([2.5], () => undefined)).toThrow(BackendError);
     expect(() => hostTensor([2], null as never)).toThrow(/hostTensor: fill: expected a function/);
   });

@@ -31,6 +31,8 @@ export { blockedAttention, defaultAttentionBlock, BLOCK_BUDGET } from './kernels
 export { fusedAttentionWebgl, defaultFusedTile, FUSED_TILE_BUDGET } from './kernels/fused-attention-webgl.js';
 export { installWasmMatMul, wasmMatMulInstalled } from './kernels/wasm-matmul.js';
 export { installWasmSlice, wasmSliceInstalled } from './kernels/wasm-slice.js';
+export { installWasmTranspose, wasmTransposeInstalled } from './kernels/wasm-transpose.js';
+export { installWasmSum, wasmSumInstalled } from './kernels/wasm-sum.js';
 export { treeLeaves, flattenTree, mapTree, zipTrees, unflattenTree, disposeTree, TreeError } from './tensor-tree.js';
 export type { TensorTree, TreeLike } from './tensor-tree.js';
 export { seededRandom } from './random.js';

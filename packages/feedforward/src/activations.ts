@@ -77,9 +77,11 @@ export function geluStep(form: GeluForm = 'erf'): GeluStep {
 export function gelu<T extends tf.Tensor>(x: T, form: GeluForm = 'erf'): T {
   return tf.tidy(() => {
     if (form === 'erf') return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2)))) as T;
-    // x³ as x·x²: tf.pow costs 6× as much on wasm (and its gradient is another pow).
+    // ½(1 + tanh v) = sigmoid(2v): the same function with one kernel less, and wasm's sigmoid (XNNPACK) is 17×
+    // faster than its tanh (measured: 0.23 against 3.9 ms on [1024, 256]). x³ as x·x²: tf.pow costs 6× as much
+    // on wasm (and its gradient is another pow).
     const cube = tf.mul(x, tf.square(x));
-    const inner = tf.mul(tf.add(x, tf.mul(cube, 0.044715)), Math.sqrt(2 / Math.PI));
-    return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(inner))) as T;
+    const twice = tf.mul(tf.add(x, tf.mul(cube, 0.044715)), 2 * Math.sqrt(2 / Math.PI)); // 2v
+    return tf.mul(x, tf.sigmoid(twice)) as T;
   });
 }

@@ -25,7 +25,8 @@ describe('transposeInto', () => {
         const data = Float32Array.from({ length: rows * cols }, (_, k) => k * 0.5 - 3);
         const out = new Float32Array(rows * cols);
         expect(transposeInto(out, data, rows, cols)).toBe(true);
-        for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) expect(out[j * rows + i]).toBe(data[i * cols + j]);
+        for (let i = 0; i < rows; i++)
+          for (let j = 0; j < cols; j++) expect(out[j * rows + i]).toBe(data[i * cols + j]);
       }),
       { numRuns: 40 },
     );

@@ -25,7 +25,14 @@ const BAND = 64;
  */
 export function transposeInto(out: Float32Array, data: Float32Array, rows: number, cols: number): boolean {
   const n = rows * cols;
-  if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 0 || cols < 0 || data.length !== n || out.length !== n) {
+  if (
+    !Number.isInteger(rows) ||
+    !Number.isInteger(cols) ||
+    rows < 0 ||
+    cols < 0 ||
+    data.length !== n ||
+    out.length !== n
+  ) {
     throw new RangeError(
       `transposeInto: expected ${rows} × ${cols} = ${n} elements in and out, received ${data.length} and ${out.length}`,
     );

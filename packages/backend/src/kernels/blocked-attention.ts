@@ -78,7 +78,12 @@ function blockProbabilities(c: AttentionCoreInputs, q0: number, qn: number, e: n
 }
 
 /** Calls `body(q0, qn, e)` for every query block. */
-function forEachBlock(s: AttentionCoreSizes, c: AttentionCoreInputs, block: number, body: (q0: number, qn: number, e: number) => void): void {
+function forEachBlock(
+  s: AttentionCoreSizes,
+  c: AttentionCoreInputs,
+  block: number,
+  body: (q0: number, qn: number, e: number) => void,
+): void {
   for (let q0 = 0; q0 < s.tokens; q0 += block) {
     const qn = Math.min(block, s.tokens - q0);
     body(q0, qn, keyEnd(c, s.tokens, q0, qn));

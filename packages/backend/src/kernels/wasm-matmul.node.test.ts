@@ -52,7 +52,12 @@ describe('wasm BatchMatMul with explicit transposes', () => {
       ],
       [
         'batched aᵀ·b over two batch axes (views)',
-        () => tf.matMul(tf.tensor4d(a.slice(0, 6 * 29 * 5), [2, 3, 29, 5]), tf.tensor4d(b.slice(0, 6 * 29 * 3), [2, 3, 29, 3]), true),
+        () =>
+          tf.matMul(
+            tf.tensor4d(a.slice(0, 6 * 29 * 5), [2, 3, 29, 5]),
+            tf.tensor4d(b.slice(0, 6 * 29 * 3), [2, 3, 29, 3]),
+            true,
+          ),
       ],
       [
         'batched a times one b, broadcast (views)',
@@ -60,15 +65,21 @@ describe('wasm BatchMatMul with explicit transposes', () => {
       ],
       [
         'one a times batched b, broadcast (views)',
-        () => tf.matMul(tf.tensor3d(a.slice(0, 9 * 29), [1, 9, 29]), tf.tensor4d(b.slice(0, 4 * 29 * 5), [2, 2, 29, 5])),
+        () =>
+          tf.matMul(tf.tensor3d(a.slice(0, 9 * 29), [1, 9, 29]), tf.tensor4d(b.slice(0, 4 * 29 * 5), [2, 2, 29, 5])),
       ],
       [
         'batched with 3 rows (original kernel)',
-        () => tf.matMul(tf.tensor3d(a.slice(0, 4 * 3 * 29), [4, 3, 29]), tf.tensor3d(b.slice(0, 4 * 29 * 5), [4, 29, 5])),
+        () =>
+          tf.matMul(tf.tensor3d(a.slice(0, 4 * 3 * 29), [4, 3, 29]), tf.tensor3d(b.slice(0, 4 * 29 * 5), [4, 29, 5])),
       ],
       [
         'batch axes broadcast both ways (original kernel)',
-        () => tf.matMul(tf.tensor4d(a.slice(0, 2 * 9 * 29), [2, 1, 9, 29]), tf.tensor4d(b.slice(0, 3 * 29 * 4), [1, 3, 29, 4])),
+        () =>
+          tf.matMul(
+            tf.tensor4d(a.slice(0, 2 * 9 * 29), [2, 1, 9, 29]),
+            tf.tensor4d(b.slice(0, 3 * 29 * 4), [1, 3, 29, 4]),
+          ),
       ],
     ];
     for (const [name, f] of cases) {

@@ -76,7 +76,17 @@ function batchedOnViews(
 ): tf.TensorInfo {
   let plain = plainProducts.get(w.wasm);
   if (plain === undefined) {
-    plain = w.wasm.cwrap('BatchMatMul', null, ['number', 'array', 'number', 'number', 'array', 'number', 'number', 'number', 'number']);
+    plain = w.wasm.cwrap('BatchMatMul', null, [
+      'number',
+      'array',
+      'number',
+      'number',
+      'array',
+      'number',
+      'number',
+      'number',
+      'number',
+    ]);
     plainProducts.set(w.wasm, plain);
   }
   const batch = Math.max(batchA!, batchB!);
@@ -127,8 +137,7 @@ function lastTwoSwapped(rank: number): number[] {
 export function installWasmMatMul(): void {
   if (installed) return;
   const original = tf.getKernel('BatchMatMul', 'wasm');
-  const transpose = tf.getKernel('Transpose', 'wasm');
-  if (original === undefined || transpose === undefined) return;
+  if (original === undefined || tf.getKernel('Transpose', 'wasm') === undefined) return;
   const kernelFunc: tf.KernelFunc = (args) => {
     const { inputs, backend, attrs } = args;
     const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
@@ -161,6 +170,8 @@ export function installWasmMatMul(): void {
     if (!onViews && !explicitA && !explicitB) return original.kernelFunc(args);
     const made: tf.TensorInfo[] = [];
     const explicit = (x: tf.TensorInfo): tf.TensorInfo => {
+      // Looked up per call: the backend's fastest Transpose (kernels/wasm-transpose.ts) whenever it was installed.
+      const transpose = tf.getKernel('Transpose', 'wasm')!;
       const t = transpose.kernelFunc({ inputs: { x }, backend, attrs: { perm: lastTwoSwapped(x.shape.length) } });
       made.push(t as tf.TensorInfo);
       return t as tf.TensorInfo;

@@ -4,21 +4,8 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../engine.js';
+import { onCpuAndWasm as onBoth } from './cpu-wasm.fixture.js';
 import { wasmSliceInstalled } from './wasm-slice.js';
-
-type Values = Float32Array | Int32Array | Uint8Array;
-
-/** Runs `f` on cpu and on wasm; returns each result's values and shape. */
-async function onBoth(f: () => tf.Tensor[]): Promise<Record<'cpu' | 'wasm', { values: Values; shape: number[] }[]>> {
-  const out = {} as Record<'cpu' | 'wasm', { values: Values; shape: number[] }[]>;
-  for (const backend of ['cpu', 'wasm'] as const) {
-    await initEngine({ backend, gradients: false });
-    const r = tf.tidy(f);
-    out[backend] = r.map((t) => ({ values: t.dataSync() as Values, shape: t.shape }));
-    tf.dispose(r);
-  }
-  return out;
-}
 
 /** A shape of rank 1–5 with sides 1–4, a begin and size inside it (sizes may be −1: "to the end"). */
 const sliceCase = fc
@@ -41,7 +28,9 @@ const sliceCase = fc
 
 function values(shape: number[], dtype: 'float32' | 'int32' | 'bool'): tf.Tensor {
   const n = shape.reduce((p, s) => p * s, 1);
-  const data = Array.from({ length: n }, (_, i) => (dtype === 'bool' ? (i * 7) % 3 === 0 : dtype === 'int32' ? i - 5 : Math.sin(i)));
+  const data = Array.from({ length: n }, (_, i) =>
+    dtype === 'bool' ? (i * 7) % 3 === 0 : dtype === 'int32' ? i - 5 : Math.sin(i),
+  );
   return tf.tensor(data as number[], shape, dtype);
 }
 

@@ -11,23 +11,13 @@
  * idempotent.
  */
 import { tf } from '#tfjs-core';
+import { isHeapBackend, replaceWasmKernel, type HeapBackend } from './wasm-heap.js';
 
 let installed = false;
 
 /** Whether the wasm `Slice`, `SplitV` and `Unpack` replacements are in place. */
 export function wasmSliceInstalled(): boolean {
   return installed;
-}
-
-/** What these kernels use of the wasm backend. */
-interface HeapBackend {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
-}
-
-function isHeapBackend(b: unknown): b is HeapBackend {
-  const h = b as Partial<HeapBackend> | undefined;
-  return typeof h?.makeOutput === 'function' && typeof h.typedArrayFromHeap === 'function';
 }
 
 /** `x[begin : begin + size]` (sizes already resolved, no −1) into a new tensor of shape `size`. */
@@ -63,23 +53,10 @@ function sliceOnHeap(backend: HeapBackend, x: tf.TensorInfo, begin: readonly num
   return out;
 }
 
-function replace(name: string, kernelFunc: (original: tf.KernelConfig) => tf.KernelFunc): void {
-  const original = tf.getKernel(name, 'wasm');
-  if (original === undefined) return;
-  tf.unregisterKernel(name, 'wasm');
-  tf.registerKernel({
-    kernelName: name,
-    backendName: 'wasm',
-    kernelFunc: kernelFunc(original),
-    ...(original.setupFunc && { setupFunc: original.setupFunc }),
-    ...(original.disposeFunc && { disposeFunc: original.disposeFunc }),
-  });
-}
-
 /** Replaces the wasm backend's `Slice`, `SplitV` and `Unpack` (a no-op without wasm kernels, or when installed). */
 export function installWasmSlice(): void {
   if (installed || tf.getKernel('Slice', 'wasm') === undefined) return;
-  replace('Slice', (original) => (args) => {
+  replaceWasmKernel('Slice', (original) => (args) => {
     const { inputs, backend, attrs } = args;
     const x = inputs['x'] as tf.TensorInfo;
     if (x.dtype === 'string' || !isHeapBackend(backend)) return original.kernelFunc(args);
@@ -87,7 +64,7 @@ export function installWasmSlice(): void {
     const [b, s] = tf.slice_util.parseSliceParams(x as tf.TensorInfo as tf.Tensor, begin, size);
     return sliceOnHeap(backend, x, b, s);
   });
-  replace('SplitV', (original) => (args) => {
+  replaceWasmKernel('SplitV', (original) => (args) => {
     const { inputs, backend, attrs } = args;
     const x = inputs['x'] as tf.TensorInfo;
     if (x.dtype === 'string' || !isHeapBackend(backend)) return original.kernelFunc(args);
@@ -103,7 +80,7 @@ export function installWasmSlice(): void {
       return out;
     });
   });
-  replace('Unpack', (original) => (args) => {
+  replaceWasmKernel('Unpack', (original) => (args) => {
     const { inputs, backend, attrs } = args;
     const x = inputs['value'] as tf.TensorInfo;
     if (x.dtype === 'string' || !isHeapBackend(backend)) return original.kernelFunc(args);

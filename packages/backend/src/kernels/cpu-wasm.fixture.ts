@@ -1,0 +1,31 @@
+// Test helper for the wasm kernel replacements: the same computation on cpu and on wasm.
+import * as tf from '@tensorflow/tfjs-core';
+import { initEngine } from '../engine.js';
+
+/** One result's values and shape. */
+export interface Result {
+  readonly values: Float32Array | Int32Array | Uint8Array;
+  readonly shape: number[];
+}
+
+/** Runs `f` on cpu and on wasm (from the same host data); returns each result's values and shape. */
+export async function onCpuAndWasm(f: () => tf.Tensor[]): Promise<Record<'cpu' | 'wasm', Result[]>> {
+  const out = {} as Record<'cpu' | 'wasm', Result[]>;
+  for (const backend of ['cpu', 'wasm'] as const) {
+    await initEngine({ backend, gradients: false });
+    const r = tf.tidy(f);
+    out[backend] = r.map((t) => ({ values: t.dataSync() as Result['values'], shape: t.shape }));
+    tf.dispose(r);
+  }
+  return out;
+}
+
+/** `∏ shape` values, float32 (a sine ramp) or int32 (a shifted count). */
+export function ramp(shape: number[], dtype: 'float32' | 'int32' = 'float32'): tf.Tensor {
+  const n = shape.reduce((p, s) => p * s, 1);
+  return tf.tensor(
+    Array.from({ length: n }, (_, i) => (dtype === 'int32' ? i - 7 : Math.sin(0.37 * i))),
+    shape,
+    dtype,
+  );
+}
