@@ -1,7 +1,7 @@
 // Every evaluation path (blocked on each backend, fused on webgl) equals the plain path through the whole
 // operator (feature maps, heads, output kernel), forward and gradient, on causal, padded and non-uniform grids;
 // leaks nothing; and keeps peak memory ∝ N·block instead of N². 'auto' picks the path documented.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { tf } from '@tide/backend';
 import { describeEachBackend, expectClose, expectNoLeaks, peakBytesOf } from '@tide/backend/testing';
 import { ShapeError, field, gaussLegendreRule, interval } from '@tide/domain';
@@ -17,15 +17,6 @@ function params(seed: number): AttentionParameters {
 
 describeEachBackend('attention evaluation paths', (backend) => {
   const fast = backend === 'webgl' ? 'fused' : 'blocked';
-  // tfjs's IS_TEST heuristic counts the tensors a customGrad saves as leaked on wasm (its Identity kernel copies
-  // where cpu's shares the data): the saved clones are released with the tape. expectNoLeaks below checks the
-  // real tensor counts, with and without a gradient.
-  beforeAll(() => {
-    if (backend === 'wasm') tf.env().set('IS_TEST', false);
-  });
-  afterAll(() => {
-    tf.env().set('IS_TEST', true);
-  });
   const n = 37; // not a multiple of the block: ragged last blocks
   const grid = gaussLegendreRule(interval(0, 5), n);
   const weights = [Array.from(grid.weights), Array.from(grid.weights, (w, i) => (i >= 30 ? 0 : w))];

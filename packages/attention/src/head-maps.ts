@@ -6,8 +6,12 @@
 import { tf } from '@tide/backend';
 import type { AttentionParameters, AttentionSizes } from './parameters.js';
 
-/** `[B, N, H·w] → [B, H, N, w]`. */
+/**
+ * `[B, N, H·w] → [B, H, N, w]`. With one token or one head the layout is the same, and a reshape (no kernel
+ * copying data) does it: the case of every step of generation with a key/value cache.
+ */
 export function splitHeads(t: tf.Tensor, b: number, n: number, heads: number, width: number): tf.Tensor4D {
+  if (n === 1 || heads === 1) return tf.reshape(t, [b, heads, n, width]) as tf.Tensor4D;
   return tf.transpose(tf.reshape(t, [b, n, heads, width]), [0, 2, 1, 3]) as tf.Tensor4D;
 }
 
@@ -21,8 +25,9 @@ export function featureMap(x: tf.Tensor3D, w: tf.Tensor2D, bias: tf.Tensor1D | u
 
 /** The heads' contexts `[B, H, N, d_v]` through the output kernel: `Σ_m context_m W^O_m + b^O`, `[B, N, d_out]`. */
 export function mergeHeads(context: tf.Tensor4D, params: AttentionParameters, sizes: AttentionSizes): tf.Tensor3D {
-  const [b, , n] = context.shape;
-  const merged = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [b * n, sizes.heads * sizes.valueWidth]); // [B·N, H·d_v]
+  const [b, h, n] = context.shape;
+  const tokensFirst = n === 1 || h === 1 ? context : tf.transpose(context, [0, 2, 1, 3]); // [B, N, H, d_v] (a view when N or H is 1)
+  const merged = tf.reshape(tokensFirst, [b * n, sizes.heads * sizes.valueWidth]); // [B·N, H·d_v]
   const projected = tf.matMul(merged, params.wo); // [B·N, d_out] = Σ_m context_m W^O_m
   const out = params.bo === undefined ? projected : tf.add(projected, params.bo);
   return tf.reshape(out, [b, n, sizes.outputFeatures]) as tf.Tensor3D; // [B, N, d_out]

@@ -14,12 +14,14 @@ import { loadBackend, wasmBackend } from '#tfjs-backends';
 import { BackendError, describeValue } from './errors.js';
 import { registerGradients } from './gradients.js';
 import { runtimeEnvironment, type RuntimeEnvironment } from './environment.js';
+import { installWasmIdentity } from './kernels/wasm-identity.js';
 import { installWasmMatMul } from './kernels/wasm-matmul.js';
 import { installWasmSlice } from './kernels/wasm-slice.js';
 import { installWasmSum } from './kernels/wasm-sum.js';
 import { installWasmTranspose } from './kernels/wasm-transpose.js';
 
-// The wasm backend's products, slices, transposes and sums (kernels/wasm-*.ts): once its kernels are registered.
+// The wasm backend's products, slices, transposes, sums and copies (kernels/wasm-*.ts): once its kernels are
+// registered.
 installWasmKernels();
 
 function installWasmKernels(): void {
@@ -27,6 +29,7 @@ function installWasmKernels(): void {
   installWasmMatMul();
   installWasmSlice();
   installWasmSum();
+  installWasmIdentity();
 }
 
 /** The backends TIDE knows, fastest first. */

@@ -33,6 +33,7 @@ export { installWasmMatMul, wasmMatMulInstalled } from './kernels/wasm-matmul.js
 export { installWasmSlice, wasmSliceInstalled } from './kernels/wasm-slice.js';
 export { installWasmTranspose, wasmTransposeInstalled } from './kernels/wasm-transpose.js';
 export { installWasmSum, wasmSumInstalled } from './kernels/wasm-sum.js';
+export { installWasmIdentity, wasmIdentityInstalled } from './kernels/wasm-identity.js';
 export { treeLeaves, flattenTree, mapTree, zipTrees, unflattenTree, disposeTree, TreeError } from './tensor-tree.js';
 export type { TensorTree, TreeLike } from './tensor-tree.js';
 export { seededRandom } from './random.js';

@@ -17,9 +17,7 @@
  * only `Conv2DBackpropInput`, so there the gradient is the same linear map's exact adjoint written with ops that
  * every backend has (the k² kernel taps below: shifted, subsampled views of the padded image). Every backend thus
  * gives first-order gradients with respect to the field, the kernel and the bias; on wasm there are no
- * second-order gradients through a convolution. (That wasm path is a `tf.customGrad`: its saved inputs are copies,
- * which tfjs's `IS_TEST` kernel check reports as an "internal memory leak"; they are freed with the tape, so tests
- * that differentiate through a convolution on wasm turn `IS_TEST` off and count tensors themselves.)
+ * second-order gradients through a convolution.
  */
 import { tf, describeValue, formatShape } from '@tide/backend';
 import {

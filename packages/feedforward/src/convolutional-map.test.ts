@@ -23,7 +23,7 @@ const paramsOf = (c: (typeof fixture.dw_bn)[number]) => ({
 const disposeParams = (p: ReturnType<typeof paramsOf>) =>
   tf.dispose([p.weight, p.norm.mean, p.norm.variance, p.norm.weight, p.norm.bias]);
 
-describeEachBackend("CvT's dw_bn convolutional map", (backend) => {
+describeEachBackend("CvT's dw_bn convolutional map", () => {
   it.each(fixture.dw_bn)('equals Sequential(Conv2d(groups=C, bias=False), BatchNorm2d).eval(): $name', async (c) => {
     const u = imageField(tf.tensor4d(c.x as number[][][][]));
     const p = paramsOf(c);
@@ -57,32 +57,25 @@ describeEachBackend("CvT's dw_bn convolutional map", (backend) => {
           probe,
         ),
       );
-    // wasm differentiates through a customGrad whose saved inputs its Identity kernel copies; tfjs's IS_TEST
-    // kernel check counts those as leaked. expectNoLeaks counts the real tensors.
-    tf.env().set('IS_TEST', backend !== 'wasm');
-    try {
-      const args = [u.values, p.weight, p.norm.weight];
-      const grads = tf.grads(loss)(args);
-      args.forEach((arg, i) => {
-        const dir = tf.randomNormal(arg.shape, 0, 1, 'float32', 40 + i);
-        const h = 1e-2;
-        const at = (s: number) =>
-          tf.tidy(
-            () =>
-              loss(
-                ...(args.map((a, j) => (j === i ? tf.add(a, tf.mul(dir, s)) : a)) as [tf.Tensor, tf.Tensor, tf.Tensor]),
-              ).dataSync()[0]!,
-          );
-        const fd = (at(h) - at(-h)) / (2 * h);
-        const analytic = tf.tidy(() => tf.sum(tf.mul(grads[i]!, dir)).dataSync()[0]!);
-        expect(Math.abs(analytic - fd), `argument ${i}`).toBeLessThan(1e-2 * Math.max(1, Math.abs(fd)));
-        dir.dispose();
-      });
-      await expectNoLeaks(() => tf.grads(loss)(args));
-      tf.dispose(grads);
-    } finally {
-      tf.env().set('IS_TEST', true);
-    }
+    const args = [u.values, p.weight, p.norm.weight];
+    const grads = tf.grads(loss)(args);
+    args.forEach((arg, i) => {
+      const dir = tf.randomNormal(arg.shape, 0, 1, 'float32', 40 + i);
+      const h = 1e-2;
+      const at = (s: number) =>
+        tf.tidy(
+          () =>
+            loss(
+              ...(args.map((a, j) => (j === i ? tf.add(a, tf.mul(dir, s)) : a)) as [tf.Tensor, tf.Tensor, tf.Tensor]),
+            ).dataSync()[0]!,
+        );
+      const fd = (at(h) - at(-h)) / (2 * h);
+      const analytic = tf.tidy(() => tf.sum(tf.mul(grads[i]!, dir)).dataSync()[0]!);
+      expect(Math.abs(analytic - fd), `argument ${i}`).toBeLessThan(1e-2 * Math.max(1, Math.abs(fd)));
+      dir.dispose();
+    });
+    await expectNoLeaks(() => tf.grads(loss)(args));
+    tf.dispose(grads);
     tf.dispose([u.values, probe]);
     disposeParams(p);
   });

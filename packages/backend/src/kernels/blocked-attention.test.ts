@@ -1,21 +1,13 @@
 // The blocked core equals the plain N×N core (forward and gradient) on uniform, causal, padded and
 // non-uniform weights with ragged blocks, leaks nothing, and keeps peak memory ∝ N·block.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { describeEachBackend, expectClose, expectNoLeaks, peakBytesOf } from '../testing/index.js';
 import { BackendError } from '../errors.js';
 import { blockedAttention, defaultAttentionBlock } from './blocked-attention.js';
 import { PARITY_CASES, coreGradients, disposeCore, plainAttentionCore, randomCore } from './reference.fixture.js';
 
-describeEachBackend('blockedAttention', (backend) => {
-  // tfjs's IS_TEST heuristic counts the tensors a customGrad saves as leaked on wasm (its Identity copies where
-  // cpu's shares): the clones are released with the tape. expectNoLeaks checks the real counts instead.
-  beforeAll(() => {
-    if (backend === 'wasm') tf.env().set('IS_TEST', false);
-  });
-  afterAll(() => {
-    tf.env().set('IS_TEST', true);
-  });
+describeEachBackend('blockedAttention', () => {
   const n = 37; // not a multiple of the block: ragged last blocks
 
   it.each(PARITY_CASES)('$name: forward and gradients equal the plain core (1e-4 relative)', (c) => {
