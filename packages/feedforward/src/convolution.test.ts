@@ -21,28 +21,16 @@ import {
 import { convolution, depthwiseConvolution, imageField } from './convolution.js';
 import { featureTransform } from './feature-transform.js';
 import fixture from './fixtures/convolutions.json' with { type: 'json' };
+import { expectGradientsMatchDifferences } from './gradient-check.fixture.js';
 
 type Nested = number | Nested[];
 const maxAbs = (x: Nested): number => (Array.isArray(x) ? Math.max(...x.map(maxAbs)) : Math.abs(x));
 /** 1e-5 relative to the reference's scale. */
 const tolerance = (ref: Nested) => ({ atol: 1e-5 * Math.max(1, maxAbs(ref)), rtol: 1e-5 });
 
-/** Checks tf.grads of `loss` against central differences along a random direction, for each argument. */
+/** Checks tf.grads of `loss` against central differences for each argument, and that tf.grads leaves no tensors. */
 function expectGradients(loss: (...xs: tf.Tensor[]) => tf.Scalar, args: tf.Tensor[], label: string): void {
-  const grads = tf.grads(loss)(args);
-  args.forEach((arg, i) => {
-    const dir = tf.randomNormal(arg.shape, 0, 1, 'float32', 20 + i);
-    const h = 1e-2;
-    const at = (s: number) =>
-      tf.tidy(() => loss(...args.map((a, j) => (j === i ? tf.add(a, tf.mul(dir, s)) : a))).dataSync()[0]!);
-    const fd = (at(h) - at(-h)) / (2 * h);
-    const analytic = tf.tidy(() => tf.sum(tf.mul(grads[i]!, dir)).dataSync()[0]!);
-    expect(Math.abs(analytic - fd), `${label}: argument ${i} (fd ${fd}, analytic ${analytic})`).toBeLessThan(
-      1e-2 * Math.max(1, Math.abs(fd)),
-    );
-    dir.dispose();
-  });
-  tf.dispose(grads);
+  expectGradientsMatchDifferences(loss, args, label);
   const before = tf.memory().numTensors;
   tf.dispose(tf.grads(loss)(args));
   expect(tf.memory().numTensors, `${label}: tensors left by tf.grads`).toBe(before);

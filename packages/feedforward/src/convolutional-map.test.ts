@@ -6,6 +6,7 @@ import { batchNormAffine, type BatchNormParameters } from './batch-norm.js';
 import { depthwiseConvolution, imageField } from './convolution.js';
 import { convolutionalMap } from './convolutional-map.js';
 import fixture from './fixtures/convolutions.json' with { type: 'json' };
+import { expectGradientsMatchDifferences } from './gradient-check.fixture.js';
 
 type Nested = number | Nested[];
 const maxAbs = (x: Nested): number => (Array.isArray(x) ? Math.max(...x.map(maxAbs)) : Math.abs(x));
@@ -58,24 +59,8 @@ describeEachBackend("CvT's dw_bn convolutional map", () => {
         ),
       );
     const args = [u.values, p.weight, p.norm.weight];
-    const grads = tf.grads(loss)(args);
-    args.forEach((arg, i) => {
-      const dir = tf.randomNormal(arg.shape, 0, 1, 'float32', 40 + i);
-      const h = 1e-2;
-      const at = (s: number) =>
-        tf.tidy(
-          () =>
-            loss(
-              ...(args.map((a, j) => (j === i ? tf.add(a, tf.mul(dir, s)) : a)) as [tf.Tensor, tf.Tensor, tf.Tensor]),
-            ).dataSync()[0]!,
-        );
-      const fd = (at(h) - at(-h)) / (2 * h);
-      const analytic = tf.tidy(() => tf.sum(tf.mul(grads[i]!, dir)).dataSync()[0]!);
-      expect(Math.abs(analytic - fd), `argument ${i}`).toBeLessThan(1e-2 * Math.max(1, Math.abs(fd)));
-      dir.dispose();
-    });
+    expectGradientsMatchDifferences(loss as (...xs: tf.Tensor[]) => tf.Tensor, args, 'dw_bn', 40);
     await expectNoLeaks(() => tf.grads(loss)(args));
-    tf.dispose(grads);
     tf.dispose([u.values, probe]);
     disposeParams(p);
   });

@@ -11,6 +11,7 @@ import {
 } from './feature-transform.js';
 import { embedFeatures, embeddingMatrix } from './lift.js';
 import fixture from './fixtures/activations.json' with { type: 'json' };
+import { expectGradientsMatchDifferences } from './gradient-check.fixture.js';
 
 describeEachBackend('feature-integral transform', () => {
   it('equals PyTorch nn.Linear (weight transposed from [out, in])', async () => {
@@ -81,26 +82,10 @@ describeEachBackend('feature-integral transform', () => {
           c,
         ),
       );
-    const grads = tf.grads(loss)([u.values, w, b]);
-    const args = [u.values, w, b];
-    args.forEach((arg, i) => {
-      const dir = tf.randomNormal(arg.shape, 0, 1, 'float32', 20 + i);
-      const h = 1e-2;
-      const at = (s: number) =>
-        tf.tidy(
-          () =>
-            loss(
-              ...(args.map((a, j) => (j === i ? tf.add(a, tf.mul(dir, s)) : a)) as [tf.Tensor, tf.Tensor, tf.Tensor]),
-            ).dataSync()[0]!,
-        );
-      const fd = (at(h) - at(-h)) / (2 * h);
-      const analytic = tf.sum(tf.mul(grads[i]!, dir)).dataSync()[0]!;
-      expect(Math.abs(analytic - fd), `argument ${i}`).toBeLessThan(1e-2 * Math.max(1, Math.abs(fd)));
-      dir.dispose();
-    });
+    expectGradientsMatchDifferences(loss as (...xs: tf.Tensor[]) => tf.Tensor, [u.values, w, b], 'featureTransform');
     await expectNoLeaks(() => tf.grads(loss)([u.values, w, b]));
     await expectNoLeaks(() => new FeatureIncrement(w, b).evaluate(u, 0).values);
-    tf.dispose([...grads, u.values, w, b, c]);
+    tf.dispose([u.values, w, b, c]);
   });
 });
 

@@ -1,5 +1,7 @@
 // Test helper for the wasm kernel replacements: the same computation on cpu and on wasm.
+import fc from 'fast-check';
 import * as tf from '@tensorflow/tfjs-core';
+import { expect } from 'vitest';
 import { initEngine } from '../engine.js';
 
 /** One result's values and shape. */
@@ -28,4 +30,20 @@ export function ramp(shape: number[], dtype: 'float32' | 'int32' = 'float32'): t
     shape,
     dtype,
   );
+}
+
+/** Shapes of rank 2–4, sides 1–70, at most 40 000 elements. */
+export const smallShapes = fc
+  .array(fc.integer({ min: 1, max: 70 }), { minLength: 2, maxLength: 4 })
+  .filter((s) => s.reduce((p, x) => p * x, 1) <= 40_000);
+
+/** Runs `f` on wasm and expects it to leave neither tensors nor backend data behind. */
+export async function expectNoWasmData(f: () => void): Promise<void> {
+  await initEngine({ backend: 'wasm', gradients: false });
+  const backend = tf.engine().backend;
+  const data = backend.numDataIds();
+  const tensors = tf.memory().numTensors;
+  f();
+  expect(backend.numDataIds()).toBe(data);
+  expect(tf.memory().numTensors).toBe(tensors);
 }
