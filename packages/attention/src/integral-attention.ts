@@ -12,8 +12,8 @@
  *
  * plus `b^O`. A uniform weight cancels (standard attention); Gauss–Legendre and irregular grids, and
  * padding (w = 0), enter through `ln w`. Computed on one of three paths (`options.implementation`): `'plain'` — the N×N kernel with matMul/softmax, the reference
-and what the inspection functions return; `'blocked'` — query blocks, one (sample, head) at a time with 2-D
-products (`blockedAttention`, memory ∝ N·block); `'fused'` — fused WebGL programs tiled over keys
+and what the inspection functions return; `'blocked'` — query blocks for every sample and head at once
+(`blockedAttention`, memory ∝ B·H·N·block); `'fused'` — fused WebGL programs tiled over keys
 (`fusedAttentionWebgl`). `'auto'` picks fused on webgl, blocked on cpu/wasm beyond `BLOCKED_THRESHOLD` tokens, else plain.
 All three are differentiable and agree to 1e-4 relative.
 

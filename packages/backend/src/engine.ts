@@ -123,11 +123,17 @@ function backendOrder(): readonly BackendName[] {
   return runtimeEnvironment() === 'browser' ? BACKEND_NAMES : ['wasm', 'cpu'];
 }
 
-/** Whether backend `name` is registered, loading its module first when it is not loaded yet. */
+/**
+ * Whether backend `name` is registered, loading its module first when it is not loaded yet (in Node the cpu
+ * backend loads on first use). A backend whose package is not installed is not registered; any other failure to
+ * load it is thrown.
+ */
 function registered(name: BackendName): boolean {
   try {
     loadBackend(name);
-  } catch {
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code !== 'MODULE_NOT_FOUND' && code !== 'ERR_MODULE_NOT_FOUND') throw error;
     return false; // its package is not installed
   }
   return tf.findBackendFactory(name) !== null;

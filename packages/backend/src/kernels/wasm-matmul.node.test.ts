@@ -6,17 +6,21 @@ import { expectClose } from '../testing/index.js';
 import { initEngine } from '../engine.js';
 import { wasmMatMulInstalled } from './wasm-matmul.js';
 
-/** Computes `f` on cpu and on wasm from the same host data; returns both results as host arrays. */
-async function onBoth(f: () => tf.Tensor | tf.Tensor[]): Promise<{ cpu: Float32Array[]; wasm: Float32Array[] }> {
+/** Computes `f` on cpu and on wasm from the same host data; returns both results as host arrays and shapes. */
+async function onBoth(
+  f: () => tf.Tensor | tf.Tensor[],
+): Promise<{ cpu: Float32Array[]; wasm: Float32Array[]; shapes: Record<'cpu' | 'wasm', number[][]> }> {
   const out: Record<string, Float32Array[]> = {};
+  const shapes = {} as Record<'cpu' | 'wasm', number[][]>;
   for (const backend of ['cpu', 'wasm'] as const) {
     await initEngine({ backend });
     const r = tf.tidy(f);
     const list = Array.isArray(r) ? r : [r];
     out[backend] = list.map((t) => t.dataSync() as Float32Array);
+    shapes[backend] = list.map((t) => t.shape);
     tf.dispose(list);
   }
-  return { cpu: out['cpu']!, wasm: out['wasm']! };
+  return { cpu: out['cpu']!, wasm: out['wasm']!, shapes };
 }
 
 describe('wasm BatchMatMul with explicit transposes', () => {
@@ -69,6 +73,16 @@ describe('wasm BatchMatMul with explicit transposes', () => {
           tf.matMul(tf.tensor3d(a.slice(0, 9 * 29), [1, 9, 29]), tf.tensor4d(b.slice(0, 4 * 29 * 5), [2, 2, 29, 5])),
       ],
       [
+        'a batch of one with more batch axes than b: [1, 1, 9, 29]·[3, 29, 5] (views)',
+        () =>
+          tf.matMul(tf.tensor4d(a.slice(0, 9 * 29), [1, 1, 9, 29]), tf.tensor3d(b.slice(0, 3 * 29 * 5), [3, 29, 5])),
+      ],
+      [
+        'and the other way: [3, 9, 29]·[1, 1, 29, 5] (views)',
+        () =>
+          tf.matMul(tf.tensor3d(a.slice(0, 3 * 9 * 29), [3, 9, 29]), tf.tensor4d(b.slice(0, 29 * 5), [1, 1, 29, 5])),
+      ],
+      [
         'batched with 3 rows (original kernel)',
         () =>
           tf.matMul(tf.tensor3d(a.slice(0, 4 * 3 * 29), [4, 3, 29]), tf.tensor3d(b.slice(0, 4 * 29 * 5), [4, 29, 5])),
@@ -83,7 +97,8 @@ describe('wasm BatchMatMul with explicit transposes', () => {
       ],
     ];
     for (const [name, f] of cases) {
-      const { cpu, wasm } = await onBoth(f);
+      const { cpu, wasm, shapes } = await onBoth(f);
+      expect(shapes.wasm, name).toEqual(shapes.cpu);
       expectClose(wasm[0]!, cpu[0]!, { rtol: 1e-5, atol: 1e-5 }, name);
     }
   });
@@ -98,6 +113,19 @@ describe('wasm BatchMatMul with explicit transposes', () => {
       ]),
     );
     for (let i = 0; i < 2; i++) expectClose(wasm[i]!, cpu[i]!, { rtol: 1e-5, atol: 1e-5 });
+  });
+
+  it('empty operands give the empty product (an empty batch) or zeros (no inner terms)', async () => {
+    await initEngine({ backend: 'wasm' });
+    const [c, z] = tf.tidy(() => [
+      tf.matMul(tf.zeros([0, 9, 4]), tf.ones([4, 5])),
+      tf.matMul(tf.ones([2, 3, 0]), tf.ones([2, 0, 4])),
+    ]);
+    expect(c!.shape).toEqual([0, 9, 5]);
+    expect(c!.size).toBe(0);
+    expect(z!.shape).toEqual([2, 3, 4]);
+    expect(Array.from(z!.dataSync())).toEqual(new Array(24).fill(0));
+    tf.dispose([c!, z!]);
   });
 
   it('gradients of batched attention products (views) equal the cpu ones', async () => {

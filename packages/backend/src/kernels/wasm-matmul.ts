@@ -22,6 +22,7 @@
  * batched products keep the original kernel. Installed by `initEngine`; idempotent.
  */
 import { tf } from '#tfjs-core';
+import { isHeapBackend } from './wasm-heap.js';
 
 let installed = false;
 
@@ -149,6 +150,14 @@ export function installWasmMatMul(): void {
     const cols = transposeB ? b.shape[rb - 2]! : b.shape[rb - 1]!; // N
     const batchA = batchOf(a.shape);
     const batchB = batchOf(b.shape);
+    // Empty operands (tfjs-wasm's kernel divides by zero on an empty batch): the empty, or all-zero, product.
+    const empty = batchA === 0 || batchB === 0 || rows === 0 || cols === 0 || inner === 0;
+    if (empty && a.dtype === 'float32' && b.dtype === 'float32' && isHeapBackend(backend)) {
+      const outer = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+      const out = backend.makeOutput([...outer, rows, cols], 'float32'); // [..., M, N]
+      backend.typedArrayFromHeap(out).fill(0); // Σ over no terms
+      return out;
+    }
     const batched = batchA !== 1 || batchB !== 1;
     const internals = batched ? internalsOf(backend) : undefined;
     const onViews =
@@ -158,6 +167,8 @@ export function installWasmMatMul(): void {
       rows >= EXPLICIT_MIN &&
       inner > 0 &&
       cols > 0 &&
+      batchA > 0 &&
+      batchB > 0 &&
       (batchA === batchB || batchA === 1 || batchB === 1) &&
       (ra === rb || batchA === 1 || batchB === 1) &&
       a.shape.slice(0, -2).every((s, i) => batchA === 1 || batchB === 1 || s === b.shape[i]);
@@ -181,7 +192,8 @@ export function installWasmMatMul(): void {
       const b2 = explicitB ? explicit(b) : b;
       if (onViews) {
         const out = batchedOnViews(internals, a2, b2, [batchA, rows, inner], [batchB, inner, cols]);
-        const outer = (batchA >= batchB ? a : b).shape.slice(0, -2);
+        // The broadcast batch axes, as tfjs forms them (a batch of one may carry more axes than the other).
+        const outer = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
         return { ...out, shape: [...outer, rows, cols] }; // [..., M, N]
       }
       return original.kernelFunc({

@@ -5,17 +5,18 @@
 import { createRequire } from 'node:module';
 import type * as Wasm from '@tensorflow/tfjs-backend-wasm';
 
-const require = createRequire(import.meta.url);
+const load = typeof require === 'function' ? require : createRequire(import.meta.url);
 
-export const wasmBackend = require('@tensorflow/tfjs-backend-wasm') as typeof Wasm;
+export const wasmBackend = load('@tensorflow/tfjs-backend-wasm') as typeof Wasm;
 
+/** Each backend's module, by a literal name (so that a bundler sees them). */
 const MODULES = {
-  cpu: '@tensorflow/tfjs-backend-cpu',
-  wasm: '@tensorflow/tfjs-backend-wasm',
-  webgl: '@tensorflow/tfjs-backend-webgl',
+  cpu: () => load('@tensorflow/tfjs-backend-cpu') as unknown,
+  wasm: () => wasmBackend as unknown,
+  webgl: () => load('@tensorflow/tfjs-backend-webgl') as unknown,
 } as const;
 
 /** Makes sure the module of backend `name` is loaded (its backend and kernels registered); idempotent. */
 export function loadBackend(name: 'cpu' | 'wasm' | 'webgl'): void {
-  require(MODULES[name]);
+  MODULES[name]();
 }
