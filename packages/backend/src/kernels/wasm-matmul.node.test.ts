@@ -68,6 +68,16 @@ describe('wasm BatchMatMul with explicit transposes', () => {
         () => tf.matMul(tf.tensor3d(a.slice(0, 3 * 9 * 29), [3, 9, 29]), tf.tensor2d(b.slice(0, 29 * 7), [29, 7])),
       ],
       [
+        'a batch of a over two axes times one transposed b: one stacked product',
+        () =>
+          tf.matMul(
+            tf.tensor4d(a.slice(0, 4 * 8 * 29), [2, 2, 8, 29]),
+            tf.tensor2d(b.slice(0, 7 * 29), [7, 29]),
+            false,
+            true,
+          ),
+      ],
+      [
         'one a times batched b, broadcast (views)',
         () =>
           tf.matMul(tf.tensor3d(a.slice(0, 9 * 29), [1, 9, 29]), tf.tensor4d(b.slice(0, 4 * 29 * 5), [2, 2, 29, 5])),

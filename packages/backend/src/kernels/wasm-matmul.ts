@@ -14,7 +14,8 @@
  * - runs a batched product as one XNNPACK product per batch element on views of the operands and of the output
  *   in the wasm heap (no copies), when each product has at least {@link EXPLICIT_MIN} rows — XNNPACK packs the
  *   right operand per call, which pays from a few rows on. Batch dimensions must be equal or one operand's batch
- *   must be one (broadcast); other broadcasts keep the original kernel.
+ *   must be one (broadcast); other broadcasts keep the original kernel. A batch of `a` against a single `b` is one
+ *   product of the stacked rows of `a`.
  *
  * The result is the same product up to the order of floating-point sums. It wraps the registered kernel, so it
  * holds for every op that reaches `BatchMatMul` — `tf.matMul` and the gradients alike. The views use the wasm
@@ -172,6 +173,19 @@ export function installWasmMatMul(): void {
       (batchA === batchB || batchA === 1 || batchB === 1) &&
       (ra === rb || batchA === 1 || batchB === 1) &&
       a.shape.slice(0, -2).every((s, i) => batchA === 1 || batchB === 1 || s === b.shape[i]);
+    // A batch of a against one b (b broadcast, a not transposed): a's rows are contiguous, so this is one product
+    // [Ba·M, K]·[K, N]; b is packed once, and XNNPACK keeps the packing between calls while b lives.
+    if (onViews && batchB === 1 && transposeA !== true) {
+      const stacked = { dataId: a.dataId, shape: [batchA * rows, inner], dtype: a.dtype }; // [Ba·M, K]
+      const single = { dataId: b.dataId, shape: b.shape.slice(-2), dtype: b.dtype }; // [K, N] (or [N, K])
+      const out = kernelFunc({
+        inputs: { a: stacked, b: single },
+        backend,
+        attrs: { transposeA: false, transposeB: transposeB === true },
+      });
+      const outer = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+      return { ...(out as tf.TensorInfo), shape: [...outer, rows, cols] }; // [..., M, N]
+    }
     if (batched && !onViews) return original.kernelFunc(args);
     // Transposing an operand costs its size; the product costs that times the other side's free dimension (the
     // rows of a for b, the columns of b for a). Below EXPLICIT_MIN of those the transposed kernel is cheaper
