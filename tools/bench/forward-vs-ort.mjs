@@ -145,22 +145,14 @@ function runShape(name) {
     ]);
     const prep = lastJson(p, `${name}: writing the checkpoint (TIDE)`);
     const file = (f) => join(dir, f);
+    // Every implementation reads the same model and input and writes its output: `--model M --input I --output O`.
+    const io = (model, out) => ['--model', file(model), '--input', file('input.safetensors'), '--output', out];
     // TIDE's CLI, on one thread and with `--threads 2` (XNNPACK threads of the wasm backend).
     const tideImpl = (threads) => ({
       key: threads === 1 ? 'tide' : `tide${threads}`,
       label: `TIDE tide forward${threads === 1 ? '' : ` --threads ${threads}`} (${prep.backend})`,
       cmd: process.execPath,
-      args: (out) => [
-        CLI,
-        'forward',
-        '--model',
-        file('model'),
-        '--input',
-        file('input.safetensors'),
-        '--output',
-        out,
-        ...(threads === 1 ? [] : ['--threads', String(threads)]),
-      ],
+      args: (out) => [CLI, 'forward', ...io('model', out), ...(threads === 1 ? [] : ['--threads', String(threads)])],
       inProcess: (r) => Number(/\((\d+) ms/.exec(r.stdout)?.[1]) / 1000,
     });
     const impls = [
@@ -170,39 +162,14 @@ function runShape(name) {
         key: `ort${t}`,
         label: `ONNX Runtime ${t} thread${t > 1 ? 's' : ''}`,
         cmd: process.execPath,
-        args: (out) => [
-          ORT,
-          '--model',
-          file('model.onnx'),
-          '--input',
-          file('input.safetensors'),
-          '--threads',
-          String(t),
-          '--warmup',
-          '0',
-          '--repeats',
-          '0',
-          '--output',
-          out,
-        ],
+        args: (out) => [ORT, ...io('model.onnx', out), '--threads', String(t), '--warmup', '0', '--repeats', '0'],
         inProcess: (r) => lastJson(r, 'ort').first_run_s,
       })),
       {
         key: 'torch1',
         label: 'PyTorch 1 thread',
         cmd: PYTHON,
-        args: (out) => [
-          TORCH,
-          'forward',
-          '--model',
-          file('model'),
-          '--input',
-          file('input.safetensors'),
-          '--output',
-          out,
-          '--threads',
-          '1',
-        ],
+        args: (out) => [TORCH, 'forward', ...io('model', out), '--threads', '1'],
         inProcess: (r) => lastJson(r, 'pytorch').run_s,
       },
     ];

@@ -4,14 +4,14 @@
 // Run:  node tools/bench/wasm-threads-probe2.cjs            (≈ 3 s)
 //       node tools/bench/wasm-threads-probe2.cjs --boost    (same, children at autogroup nice -15: needs root)
 //
-// Why wasm-threads-probe.cjs got 1 thread: the threaded binary sizes its pool in C++ (tfjs
+// Why a first probe (Blob URLs shimmed, nothing else) got 1 thread: the threaded binary sizes its pool in C++ (tfjs
 // src/cc/backend.cc) as `num_cores = emscripten_num_logical_cores() / 2` — a static initialiser run when the
 // module starts — and `init_with_threads_count(n)` caps n at num_cores. In Node the glue answers
 // emscripten_num_logical_cores with `require('os').cpus().length`: 2 here, so num_cores = 1 and
 // pthreadpool_create(1) whatever setThreadsCount asked. (The pool's 8 workers are loaded before the module
 // resolves — loadWasmModuleToAllWorkers is a run dependency — so worker loading is not the cause.)
 // Fix shown here: make os.cpus() report 2·n entries while tf.setBackend('wasm') runs, with setThreadsCount(n).
-// The Blob-URL shims are those of wasm-threads-probe.cjs (scripts written once, deleted after start-up); the
+// The Blob URLs are shimmed as Node needs (scripts written once, deleted after start-up); the
 // pthreadpool's running worker is unref()'d so the process can exit on its own.
 //
 // What it prints, per child process: the plain SIMD build, the threaded build as tfjs sizes it (1 thread),
