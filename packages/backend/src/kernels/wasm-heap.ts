@@ -1,6 +1,7 @@
 /**
- * What the wasm kernel replacements (wasm-slice.ts, wasm-transpose.ts, wasm-sum.ts) use of tfjs-backend-wasm:
- * outputs allocated in the wasm heap and typed-array views of tensors there, and the swap of a registered kernel.
+ * What the wasm kernel replacements (wasm-matmul.ts, wasm-slice.ts, wasm-transpose.ts, wasm-sum.ts,
+ * wasm-identity.ts) use of tfjs-backend-wasm: outputs allocated in the wasm heap, typed-array views of tensors
+ * there, and the swap of a registered kernel.
  */
 import { tf } from '#tfjs-core';
 

@@ -23,7 +23,7 @@
  * batched products keep the original kernel. Installed by `initEngine`; idempotent.
  */
 import { tf } from '#tfjs-core';
-import { isHeapBackend } from './wasm-heap.js';
+import { isHeapBackend, replaceWasmKernel } from './wasm-heap.js';
 
 let installed = false;
 
@@ -138,98 +138,91 @@ function lastTwoSwapped(rank: number): number[] {
  */
 export function installWasmMatMul(): void {
   if (installed) return;
-  const original = tf.getKernel('BatchMatMul', 'wasm');
-  if (original === undefined || tf.getKernel('Transpose', 'wasm') === undefined) return;
-  const kernelFunc: tf.KernelFunc = (args) => {
-    const { inputs, backend, attrs } = args;
-    const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
-    const { transposeA, transposeB } = attrs as { transposeA?: boolean; transposeB?: boolean };
-    const ra = a.shape.length;
-    const rb = b.shape.length;
-    const rows = transposeA ? a.shape[ra - 1]! : a.shape[ra - 2]!; // M
-    const inner = transposeA ? a.shape[ra - 2]! : a.shape[ra - 1]!; // K
-    const cols = transposeB ? b.shape[rb - 2]! : b.shape[rb - 1]!; // N
-    const batchA = batchOf(a.shape);
-    const batchB = batchOf(b.shape);
-    // Empty operands (tfjs-wasm's kernel divides by zero on an empty batch): the empty, or all-zero, product.
-    const empty = batchA === 0 || batchB === 0 || rows === 0 || cols === 0 || inner === 0;
-    if (empty && a.dtype === 'float32' && b.dtype === 'float32' && isHeapBackend(backend)) {
-      const outer = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
-      const out = backend.makeOutput([...outer, rows, cols], 'float32'); // [..., M, N]
-      backend.typedArrayFromHeap(out).fill(0); // Σ over no terms
-      return out;
-    }
-    const batched = batchA !== 1 || batchB !== 1;
-    const internals = batched ? internalsOf(backend) : undefined;
-    const onViews =
-      internals !== undefined &&
-      a.dtype === 'float32' &&
-      b.dtype === 'float32' &&
-      rows >= EXPLICIT_MIN &&
-      inner > 0 &&
-      cols > 0 &&
-      batchA > 0 &&
-      batchB > 0 &&
-      (batchA === batchB || batchA === 1 || batchB === 1) &&
-      (ra === rb || batchA === 1 || batchB === 1) &&
-      a.shape.slice(0, -2).every((s, i) => batchA === 1 || batchB === 1 || s === b.shape[i]);
-    // A batch of a against one b (b broadcast, a not transposed): a's rows are contiguous, so this is one product
-    // [Ba·M, K]·[K, N]; b is packed once, and XNNPACK keeps the packing between calls while b lives.
-    if (onViews && batchB === 1 && transposeA !== true) {
-      const stacked = { dataId: a.dataId, shape: [batchA * rows, inner], dtype: a.dtype }; // [Ba·M, K]
-      const single = { dataId: b.dataId, shape: b.shape.slice(-2), dtype: b.dtype }; // [K, N] (or [N, K])
-      const out = kernelFunc({
-        inputs: { a: stacked, b: single },
-        backend,
-        attrs: { transposeA: false, transposeB: transposeB === true },
-      });
-      const outer = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
-      return { ...(out as tf.TensorInfo), shape: [...outer, rows, cols] }; // [..., M, N]
-    }
-    if (batched && !onViews) return original.kernelFunc(args);
-    // Transposing an operand costs its size; the product costs that times the other side's free dimension (the
-    // rows of a for b, the columns of b for a). Below EXPLICIT_MIN of those the transposed kernel is cheaper
-    // (measured: a·Wᵀ with W [50257, 768] is 4× faster as transposeB for one row of a, 4× slower for 64 rows).
-    const explicitA = transposeA === true && (onViews || cols >= EXPLICIT_MIN);
-    const explicitB = transposeB === true && (onViews || rows >= EXPLICIT_MIN);
-    if (!onViews && !explicitA && !explicitB) return original.kernelFunc(args);
-    const made: tf.TensorInfo[] = [];
-    const explicit = (x: tf.TensorInfo): tf.TensorInfo => {
-      // Looked up per call: the backend's fastest Transpose (kernels/wasm-transpose.ts) whenever it was installed.
-      const transpose = tf.getKernel('Transpose', 'wasm')!;
-      const t = transpose.kernelFunc({ inputs: { x }, backend, attrs: { perm: lastTwoSwapped(x.shape.length) } });
-      made.push(t as tf.TensorInfo);
-      return t as tf.TensorInfo;
-    };
-    try {
-      const a2 = explicitA ? explicit(a) : a;
-      const b2 = explicitB ? explicit(b) : b;
-      if (onViews) {
-        const out = batchedOnViews(internals, a2, b2, [batchA, rows, inner], [batchB, inner, cols]);
-        // The broadcast batch axes, as tfjs forms them (a batch of one may carry more axes than the other).
+  if (tf.getKernel('Transpose', 'wasm') === undefined) return;
+  installed = replaceWasmKernel('BatchMatMul', (original) => {
+    const kernelFunc: tf.KernelFunc = (args) => {
+      const { inputs, backend, attrs } = args;
+      const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+      const { transposeA, transposeB } = attrs as { transposeA?: boolean; transposeB?: boolean };
+      const ra = a.shape.length;
+      const rb = b.shape.length;
+      const rows = transposeA ? a.shape[ra - 1]! : a.shape[ra - 2]!; // M
+      const inner = transposeA ? a.shape[ra - 2]! : a.shape[ra - 1]!; // K
+      const cols = transposeB ? b.shape[rb - 2]! : b.shape[rb - 1]!; // N
+      const batchA = batchOf(a.shape);
+      const batchB = batchOf(b.shape);
+      // Empty operands (tfjs-wasm's kernel divides by zero on an empty batch): the empty, or all-zero, product.
+      const empty = batchA === 0 || batchB === 0 || rows === 0 || cols === 0 || inner === 0;
+      if (empty && a.dtype === 'float32' && b.dtype === 'float32' && isHeapBackend(backend)) {
         const outer = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
-        return { ...out, shape: [...outer, rows, cols] }; // [..., M, N]
+        const out = backend.makeOutput([...outer, rows, cols], 'float32'); // [..., M, N]
+        backend.typedArrayFromHeap(out).fill(0); // Σ over no terms
+        return out;
       }
-      return original.kernelFunc({
-        inputs: { a: a2, b: b2 },
-        backend,
-        attrs: {
-          ...attrs,
-          transposeA: transposeA === true && !explicitA,
-          transposeB: transposeB === true && !explicitB,
-        },
-      });
-    } finally {
-      for (const t of made) (backend as tf.KernelBackend).disposeData(t.dataId);
-    }
-  };
-  tf.unregisterKernel('BatchMatMul', 'wasm');
-  tf.registerKernel({
-    kernelName: 'BatchMatMul',
-    backendName: 'wasm',
-    kernelFunc,
-    ...(original.setupFunc && { setupFunc: original.setupFunc }),
-    ...(original.disposeFunc && { disposeFunc: original.disposeFunc }),
+      const batched = batchA !== 1 || batchB !== 1;
+      const internals = batched ? internalsOf(backend) : undefined;
+      const onViews =
+        internals !== undefined &&
+        a.dtype === 'float32' &&
+        b.dtype === 'float32' &&
+        rows >= EXPLICIT_MIN &&
+        inner > 0 &&
+        cols > 0 &&
+        batchA > 0 &&
+        batchB > 0 &&
+        (batchA === batchB || batchA === 1 || batchB === 1) &&
+        (ra === rb || batchA === 1 || batchB === 1) &&
+        a.shape.slice(0, -2).every((s, i) => batchA === 1 || batchB === 1 || s === b.shape[i]);
+      // A batch of a against one b (b broadcast, a not transposed): a's rows are contiguous, so this is one product
+      // [Ba·M, K]·[K, N]; b is packed once, and XNNPACK keeps the packing between calls while b lives.
+      if (onViews && batchB === 1 && transposeA !== true) {
+        const stacked = { dataId: a.dataId, shape: [batchA * rows, inner], dtype: a.dtype }; // [Ba·M, K]
+        const single = { dataId: b.dataId, shape: b.shape.slice(-2), dtype: b.dtype }; // [K, N] (or [N, K])
+        const out = kernelFunc({
+          inputs: { a: stacked, b: single },
+          backend,
+          attrs: { transposeA: false, transposeB: transposeB === true },
+        });
+        const outer = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+        return { ...(out as tf.TensorInfo), shape: [...outer, rows, cols] }; // [..., M, N]
+      }
+      if (batched && !onViews) return original.kernelFunc(args);
+      // Transposing an operand costs its size; the product costs that times the other side's free dimension (the
+      // rows of a for b, the columns of b for a). Below EXPLICIT_MIN of those the transposed kernel is cheaper
+      // (measured: a·Wᵀ with W [50257, 768] is 4× faster as transposeB for one row of a, 4× slower for 64 rows).
+      const explicitA = transposeA === true && (onViews || cols >= EXPLICIT_MIN);
+      const explicitB = transposeB === true && (onViews || rows >= EXPLICIT_MIN);
+      if (!onViews && !explicitA && !explicitB) return original.kernelFunc(args);
+      const made: tf.TensorInfo[] = [];
+      const explicit = (x: tf.TensorInfo): tf.TensorInfo => {
+        // Looked up per call: the backend's fastest Transpose (kernels/wasm-transpose.ts) whenever it was installed.
+        const transpose = tf.getKernel('Transpose', 'wasm')!;
+        const t = transpose.kernelFunc({ inputs: { x }, backend, attrs: { perm: lastTwoSwapped(x.shape.length) } });
+        made.push(t as tf.TensorInfo);
+        return t as tf.TensorInfo;
+      };
+      try {
+        const a2 = explicitA ? explicit(a) : a;
+        const b2 = explicitB ? explicit(b) : b;
+        if (onViews) {
+          const out = batchedOnViews(internals, a2, b2, [batchA, rows, inner], [batchB, inner, cols]);
+          // The broadcast batch axes, as tfjs forms them (a batch of one may carry more axes than the other).
+          const outer = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+          return { ...out, shape: [...outer, rows, cols] }; // [..., M, N]
+        }
+        return original.kernelFunc({
+          inputs: { a: a2, b: b2 },
+          backend,
+          attrs: {
+            ...attrs,
+            transposeA: transposeA === true && !explicitA,
+            transposeB: transposeB === true && !explicitB,
+          },
+        });
+      } finally {
+        for (const t of made) (backend as tf.KernelBackend).disposeData(t.dataId);
+      }
+    };
+    return kernelFunc;
   });
-  installed = true;
 }
