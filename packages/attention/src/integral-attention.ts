@@ -51,14 +51,25 @@ import { integralAttentionAt } from './attention-at.js';
 import { featureMap, mergeHeads, splitHeads } from './head-maps.js';
 import { quadratureLogWeights, quadratureScoreBias } from './quadrature-bias.js';
 
-/** Per-head Q, K, V, the log quadrature weights and the scale: the inputs of the attention core. */
-function headMaps(u: Field, params: AttentionParameters, sizes: AttentionSizes, causal: boolean): AttentionCoreInputs {
+/** Per-head Q, K, V of the tokens of `u`. */
+function queriesKeysValues(
+  u: Field,
+  params: AttentionParameters,
+  sizes: AttentionSizes,
+): Pick<AttentionCoreInputs, 'q' | 'k' | 'v'> {
   const x = u.values; // [B, N, d]
   const [b, n] = x.shape;
   return {
     q: splitHeads(featureMap(x, params.wq, params.bq), b, n, sizes.heads, sizes.keyWidth), // [B, H, N, d_k]
     k: splitHeads(featureMap(x, params.wk, params.bk), b, n, sizes.heads, sizes.keyWidth), // [B, H, N, d_k]
     v: splitHeads(featureMap(x, params.wv, params.bv), b, n, sizes.heads, sizes.valueWidth), // [B, H, N, d_v]
+  };
+}
+
+/** Per-head Q, K, V, the log quadrature weights and the scale: the inputs of the blocked and fused cores. */
+function headMaps(u: Field, params: AttentionParameters, sizes: AttentionSizes, causal: boolean): AttentionCoreInputs {
+  return {
+    ...queriesKeysValues(u, params, sizes),
     logWeights: quadratureLogWeights(u), // [B|1, N]
     causal,
     scale: sizes.scale,
@@ -113,7 +124,7 @@ function weightsAndValues(
   sizes: AttentionSizes,
   causal: boolean,
 ): { alpha: tf.Tensor4D; v: tf.Tensor4D } {
-  const { q, k, v } = headMaps(u, params, sizes, causal);
+  const { q, k, v } = queriesKeysValues(u, params, sizes); // the bias below carries ln w
   const bias = quadratureScoreBias(u, causal); // [B|1, 1, N|1, N]
   const scores = tf.mul(tf.matMul(q, k, false, true), sizes.scale); // [B, H, N, N]
   const alpha = tf.softmax(tf.add(scores, bias)) as tf.Tensor4D; // [B, H, N, N], rows sum to 1
@@ -214,7 +225,7 @@ export function incrementalAttention(
     tokens: n,
   });
   const values = tf.tidy(() => {
-    const core = headMaps(u, params, sizes, true); // q, k, v of the new tokens: [B, H, n, ·]
+    const core = queriesKeysValues(u, params, sizes); // q, k, v of the new tokens: [B, H, n, ·]
     let context: tf.Tensor4D; // [B, H, n, d_v]
     let keys = core.k;
     let vals = core.v;
@@ -226,7 +237,11 @@ export function incrementalAttention(
               tf.softmax(tf.add(tf.mul(tf.matMul(core.q, core.k, false, true), sizes.scale), causalRows(0, n))),
               core.v,
             )
-          : coreOnPath(path, core, options);
+          : coreOnPath(
+              path,
+              { ...core, logWeights: quadratureLogWeights(u), causal: true, scale: sizes.scale },
+              options,
+            );
     } else {
       keys = tf.concat([claim.keys, core.k], 2) as tf.Tensor4D; // [B, H, N_past + n, d_k]
       vals = tf.concat([claim.values, core.v], 2) as tf.Tensor4D; // [B, H, N_past + n, d_v]
