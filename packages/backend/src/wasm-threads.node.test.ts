@@ -19,7 +19,7 @@ it('starts wasm with two XNNPACK threads when asked at its first start; products
   const reference = await tf.matMul(a, b).data();
   let worst = 0;
   for (let i = 0; i < reference.length; i++) worst = Math.max(worst, Math.abs(threaded[i]! - reference[i]!));
-  expect(worst).toBeLessThan(1e-3);
+  expect(worst).toBeLessThan(1e-4); // float32 sums of 192 products of N(0, 1) values (|c| ≲ 50): ≈ 1e-5
   // The pool is sized at wasm's first start: asking again later keeps it, and says so.
   const again = await initEngine({ backend: 'wasm', threads: 4, gradients: false });
   expect(again.threads).toBe(2);
