@@ -298,6 +298,16 @@ describe('tide: errors are one line, a non-zero exit and no output file', () => 
       2,
     );
     await expectFailure(
+      ['forward', '--model', model, '--input', input, '--output', '@out', '--threads', '0'],
+      /option '--threads <n>' argument '0' is invalid/,
+      2,
+    );
+    await expectFailure(
+      ['forward', '--model', model, '--input', input, '--output', '@out', '--threads', '9'],
+      /initEngine: threads: expected an integer from 1 to 8 .*received 9/,
+      1,
+    );
+    await expectFailure(
       [
         'forward',
         '--model',
