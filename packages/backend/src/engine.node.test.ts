@@ -16,7 +16,7 @@ describe('initEngine (Node)', () => {
 
   it("'auto' chooses wasm in Node and reports it", async () => {
     const info = await initEngine();
-    expect(info).toMatchObject({ backend: 'wasm', environment: 'node', float32: true, skipped: [] });
+    expect(info).toMatchObject({ backend: 'wasm', environment: 'node', float32: true, skipped: [], simdKernels: true });
     expect(tf.getBackend()).toBe('wasm');
     expect(engineInfo()).toBe(info);
     expect(activeBackend()).toBe('wasm');
@@ -25,6 +25,7 @@ describe('initEngine (Node)', () => {
   it('an explicit backend is activated and computes', async () => {
     const info = await initEngine({ backend: 'cpu' });
     expect(info.backend).toBe('cpu');
+    expect(info.simdKernels).toBe(false); // TIDE's SIMD kernels are wasm's
     const y = tf.matMul(tf.tensor2d([[1, 2]]), tf.tensor2d([[3], [4]]));
     expect(Array.from(y.dataSync())).toEqual([11]);
     tf.dispose(y);

@@ -16,6 +16,7 @@ import { registerGradients } from './gradients.js';
 import { runtimeEnvironment, type RuntimeEnvironment } from './environment.js';
 import { installWasmIdentity } from './kernels/wasm-identity.js';
 import { installWasmMatMul } from './kernels/wasm-matmul.js';
+import { prepareSimdKernels, simdKernelsOf } from './kernels/wasm-simd.js';
 import { installWasmSlice } from './kernels/wasm-slice.js';
 import { installWasmSum } from './kernels/wasm-sum.js';
 import { installWasmTranspose } from './kernels/wasm-transpose.js';
@@ -109,6 +110,11 @@ export interface EngineInfo {
   readonly skipped: readonly { readonly backend: BackendName; readonly reason: string }[];
   /** XNNPACK threads of the wasm backend (1 unless `threads` was asked for at its first start); 1 elsewhere. */
   readonly threads: number;
+  /**
+   * True when TIDE's wasm SIMD kernels run on the active backend (wasm in a runtime with wasm SIMD: the backend
+   * README, "Matrix products on wasm"); false elsewhere. As of `initEngine`'s return (see `useWasmSimdKernels`).
+   */
+  readonly simdKernels: boolean;
 }
 
 let current: EngineInfo | undefined;
@@ -180,6 +186,7 @@ async function tryActivate(
     }
     return { float32 };
   }
+  if (name === 'wasm') await prepareSimdKernels(tf.engine().backend); // TIDE's SIMD kernels on this heap
   return { float32: true };
 }
 
@@ -237,7 +244,15 @@ export async function initEngine(options: EngineOptions = {}): Promise<EngineInf
     }
     const result = await tryActivate(name, allowHalf, threads);
     if (result.reason === undefined) {
-      current = { backend: name, environment, float32: result.float32, skipped, threads: threadsInUse(name) };
+      const simdKernels = name === 'wasm' && simdKernelsOf(tf.engine().backend) !== undefined;
+      current = {
+        backend: name,
+        environment,
+        float32: result.float32,
+        skipped,
+        threads: threadsInUse(name),
+        simdKernels,
+      };
       return current;
     }
     skipped.push({ backend: name, reason: result.reason });

@@ -15,7 +15,7 @@ export function featureMeasure(u: Field): tf.Tensor1D {
 }
 
 /** Whether every feature weight is the same (then the quadrature mean is the plain mean: one pass, not two). */
-function uniformFeatures(u: Field): boolean {
+export function uniformFeatures(u: Field): boolean {
   const h = u.featureGrid.weights;
   return h.every((w) => w === h[0]);
 }
@@ -45,14 +45,19 @@ export function featureMeanSquare(u: Field): tf.Tensor3D {
 /**
  * A fixed direction on the feature grid with zero mean and unit mean square (the standardised ramp
  * `y − ȳ`): where a projection is not unique, TIDE returns the point of the set along this direction.
- * `[N_y]`; needs N_y ≥ 2.
+ * `[N_y]` values; needs N_y ≥ 2.
  */
-export function tieBreakDirection(u: Field, centred: boolean): tf.Tensor1D {
+export function tieBreakValues(u: Field, centred: boolean): Float32Array {
   const y = u.featureGrid.points;
   const h = u.featureGrid.weights;
   const total = h.reduce((a, b) => a + b, 0);
   const ybar = centred ? y.reduce((a, v, j) => a + v * h[j]!, 0) / total : 0;
   const ramp = Array.from(y, (v) => v - ybar + (centred ? 0 : 1));
   const ms = ramp.reduce((a, v, j) => a + v * v * h[j]!, 0) / total;
-  return tf.tensor1d(Float32Array.from(ramp, (v) => v / Math.sqrt(ms)));
+  return Float32Array.from(ramp, (v) => v / Math.sqrt(ms));
+}
+
+/** {@link tieBreakValues} as a `[N_y]` tensor (caller owns it). */
+export function tieBreakDirection(u: Field, centred: boolean): tf.Tensor1D {
+  return tf.tensor1d(tieBreakValues(u, centred));
 }

@@ -19,9 +19,9 @@
  *
  * Scale and shift invariance: `P(c v + s) = P(v)` for c > 0 and constant s (for P^ε, up to ε).
  */
-import { tf } from '@tide/backend';
+import { standardizeRowsFused, tf } from '@tide/backend';
 import { DomainError, checkField, type Field, type Projection } from '@tide/domain';
-import { featureMoments, tieBreakDirection } from './feature-moments.js';
+import { featureMoments, tieBreakDirection, tieBreakValues, uniformFeatures } from './feature-moments.js';
 import { checkEpsilon, evaluateTarget, type TimeTarget } from './target.js';
 
 /** Options of {@link layerNormConstraint}. */
@@ -65,6 +65,11 @@ export class LayerNormConstraint implements Projection {
       });
     }
     const values = tf.tidy(() => {
+      // Uniform feature weights on wasm: one fused kernel each way (the same arithmetic as below).
+      const fused = uniformFeatures(u)
+        ? standardizeRowsFused(u.values, eps, eps > 0 ? undefined : tieBreakValues(u, true))
+        : undefined;
+      if (fused !== undefined) return (s2 === 1 && s1 === 0 ? fused : tf.add(tf.mul(fused, s2), s1)) as tf.Tensor3D;
       const { mean, variance, centred } = featureMoments(u); // [B, N_x, 1], [B, N_x, 1], [B, N_x, N_y]
       // σ₂ = 1, σ₁ = 0 (LayerNorm's set) skip two passes over [B, N_x, N_y]: the result is bit-identical.
       const shift = (x: tf.Tensor) => (s2 === 1 && s1 === 0 ? x : tf.add(tf.mul(x, s2), s1)) as tf.Tensor3D;

@@ -187,6 +187,9 @@ it('generates on webgl, re-solves on every control, loads checkpoints through th
     const timing = await page.textContent('#forward-ms');
     await choose('backend', backend);
     expect(await page.textContent('#engine')).toBe(backend);
+    // On wasm, TIDE's SIMD kernels (instantiated asynchronously: a page's main thread refuses to compile them
+    // synchronously) run; elsewhere they do not.
+    expect(await page.getAttribute('#engine', 'data-simd')).toBe(String(backend === 'wasm'));
     expect(await page.textContent('#status')).toMatch(new RegExp(`on ${backend}$`));
     expect(await page.textContent('#forward-ms')).not.toBe(timing);
   }

@@ -4,7 +4,7 @@
  * schedule θ(t), the token grid (docs/domains-and-quadrature.md) and the depth t ∈ [0, T] whose state is shown.
  * The views are the `tide run` report's charts (`@tide/cli/study`), so the page and the report cannot drift.
  */
-import { BACKEND_NAMES, initEngine, seededRandom, tf, type BackendName } from '@tide/backend';
+import { BACKEND_NAMES, initEngine, seededRandom, tf, type BackendName, type EngineInfo } from '@tide/backend';
 import {
   CHART_TITLES,
   constraintChart,
@@ -453,6 +453,14 @@ async function loadPicked(files: FileList | null): Promise<void> {
   await useModel(await modelFromFiles([...files]));
 }
 
+/** The engine line: the backend (fp16 when WebGL lacks float32), and whether TIDE's wasm SIMD kernels run. */
+function showEngine(info: EngineInfo): void {
+  const engine = $('engine');
+  engine.textContent = `${info.backend}${info.float32 ? '' : ' (fp16)'}`;
+  engine.dataset['simd'] = String(info.simdKernels);
+  engine.title = info.simdKernels ? "with TIDE's wasm SIMD kernels" : '';
+}
+
 async function switchBackend(name: BackendName): Promise<void> {
   setState('loading', `starting ${name}…`);
   const info = await initEngine({
@@ -464,7 +472,7 @@ async function switchBackend(name: BackendName): Promise<void> {
     },
   });
   select('backend').value = info.backend;
-  $('engine').textContent = `${info.backend}${info.float32 ? '' : ' (fp16)'}`;
+  showEngine(info);
   await solveAndDraw();
 }
 
@@ -519,7 +527,7 @@ async function start(): Promise<void> {
     },
   });
   select('backend').value = info.backend;
-  $('engine').textContent = `${info.backend}${info.float32 ? '' : ' (fp16)'}`;
+  showEngine(info);
   await loadEmbedded();
 }
 

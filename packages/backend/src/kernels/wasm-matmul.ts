@@ -23,7 +23,8 @@
  * batched products keep the original kernel. Installed by `initEngine`; idempotent.
  */
 import { tf } from '#tfjs-core';
-import { isHeapBackend, replaceWasmKernel } from './wasm-heap.js';
+import { isHeapBackend, replaceWasmKernel, type HeapBackend } from './wasm-heap.js';
+import { bmmScratch, simdKernelsOf, type SimdKernels } from './wasm-simd.js';
 
 let installed = false;
 
@@ -116,6 +117,68 @@ function batchedOnViews(
   return out;
 }
 
+/** Rows of the product from which TIDE's SIMD kernel (register tiles of 4 rows) takes it. */
+const SIMD_MIN_ROWS = 4;
+
+/** Whether the batch axes broadcast as the batched paths handle them: equal, or one side a batch of one. */
+function batchesCompatible(a: readonly number[], b: readonly number[]): boolean {
+  const batchA = batchOf(a);
+  const batchB = batchOf(b);
+  return (
+    batchA > 0 &&
+    batchB > 0 &&
+    (batchA === batchB || batchA === 1 || batchB === 1) &&
+    (a.length === b.length || batchA === 1 || batchB === 1) &&
+    a.slice(0, -2).every((s, i) => batchA === 1 || batchB === 1 || s === b[i])
+  );
+}
+
+/**
+ * The product on TIDE's SIMD kernel (kernels/wasm-simd.ts): every transpose read through strides (no transposed
+ * copy), a broadcast batch through a batch stride of 0, one call for the whole batch.
+ */
+function simdProduct(
+  simd: SimdKernels,
+  backend: WasmInternals & HeapBackend,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  attrs: tf.NamedAttrMap,
+): tf.TensorInfo {
+  const { transposeA, transposeB } = attrs as { transposeA?: boolean; transposeB?: boolean };
+  const [ar, ac] = a.shape.slice(-2) as [number, number]; // a's stored [rows, cols]
+  const [br, bc] = b.shape.slice(-2) as [number, number];
+  const m = transposeA ? ac : ar;
+  const k = transposeA ? ar : ac;
+  const n = transposeB ? br : bc;
+  const batchA = batchOf(a.shape);
+  const batchB = batchOf(b.shape);
+  const outer = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+  const out = backend.makeOutput([...outer, m, n], 'float32'); // [..., M, N]
+  const base = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId)!.memoryOffset;
+  const scratch = simd.malloc(4 * bmmScratch(k, n));
+  try {
+    simd.bmm(
+      base(a),
+      base(b),
+      base(out),
+      scratch,
+      Math.max(batchA, batchB),
+      m,
+      k,
+      n,
+      batchA === 1 ? 0 : ar * ac,
+      transposeA ? 1 : ac,
+      transposeA ? ac : 1,
+      batchB === 1 ? 0 : br * bc,
+      transposeB ? 1 : bc,
+      transposeB ? bc : 1,
+    );
+  } finally {
+    simd.free(scratch);
+  }
+  return out;
+}
+
 /** Whether the wasm `BatchMatMul` wrapper is in place. */
 export function wasmMatMulInstalled(): boolean {
   return installed;
@@ -160,6 +223,17 @@ export function installWasmMatMul(): void {
         return out;
       }
       const batched = batchA !== 1 || batchB !== 1;
+      const simd =
+        a.dtype === 'float32' &&
+        b.dtype === 'float32' &&
+        rows >= SIMD_MIN_ROWS &&
+        (batched ? transposeA === true || batchB !== 1 : transposeA === true) &&
+        batchesCompatible(a.shape, b.shape) &&
+        isHeapBackend(backend)
+          ? simdKernelsOf(backend)
+          : undefined;
+      if (simd !== undefined)
+        return simdProduct(simd, backend as unknown as WasmInternals & HeapBackend, a, b, attrs ?? {});
       const internals = batched ? internalsOf(backend) : undefined;
       const onViews =
         internals !== undefined &&
