@@ -24,7 +24,8 @@ const values = (n: number, seed: number) =>
 
 describe('geluTanh', () => {
   it('equals the float64 formula and its derivative, fused on wasm and composite on cpu', async () => {
-    const xs = [...values(203, 1), -30, -12, -5, -1e-3, 0, 1e-3, 5, 12, 30];
+    // 207 values: the last three (5, 12, 30) go through the scalar tail.
+    const xs = [...values(198, 1), -30, -12, -5, -1e-3, 0, 1e-3, 5, 12, 30];
     const res = await onCpuAndWasm(() => {
       const x = tf.tensor1d(xs);
       return [geluTanh(x), tf.grad((v: tf.Tensor) => tf.sum(geluTanh(v)))(x)];
@@ -81,11 +82,12 @@ describe('geluTanh', () => {
 
   it('keeps NaN, +∞ and the limits of large |x|', async () => {
     await initEngine({ backend: 'wasm', gradients: false });
-    const y = tf.tidy(() => geluTanh(tf.tensor1d([NaN, Infinity, 100, -100])));
+    // Lanes of four, then the same values again through the scalar tail.
+    const y = tf.tidy(() => geluTanh(tf.tensor1d([NaN, Infinity, 100, -100, NaN, Infinity, 100])));
     const v = Array.from(y.dataSync());
-    expect(v[0]).toBeNaN();
-    expect(v[1]).toBe(Infinity);
-    expect(v[2]).toBe(100);
+    for (const i of [0, 4]) expect(v[i]).toBeNaN();
+    for (const i of [1, 5]) expect(v[i]).toBe(Infinity);
+    for (const i of [2, 6]) expect(v[i]).toBe(100);
     expect(Math.abs(v[3]!)).toBeLessThan(1e-30);
     y.dispose();
   });
@@ -106,6 +108,20 @@ describe('geluTanh', () => {
     }
     expect((await tf.profile(() => geluTanh(x))).kernels.map((k) => k.name)).toContain('TideGeluTanh');
     tf.dispose([x, fused]);
+  });
+
+  it('a gradient taped with the SIMD kernels on still runs after they are switched off', async () => {
+    await initEngine({ backend: 'wasm', gradients: false });
+    const x = tf.tensor1d(values(9, 4));
+    const reference = tf.grad((v: tf.Tensor) => tf.sum(geluTanh(v)))(x);
+    const g = tf.grad((v: tf.Tensor) => {
+      const y = tf.sum(geluTanh(v)); // forward on the fused kernel
+      useWasmSimdKernels(false); // before the backward pass
+      return y;
+    })(x);
+    useWasmSimdKernels(true);
+    expectClose(g, reference, { atol: 0, rtol: 0 });
+    tf.dispose([x, reference, g]);
   });
 
   it('leaves only its output, with and without a gradient', async () => {

@@ -25,9 +25,9 @@ function register(): void {
     backendName: 'wasm',
     kernelFunc: ({ inputs, backend }) => {
       const x = inputs['x'] as tf.TensorInfo;
-      const { simd, output, offset } = requireSimdHeap(backend, FORWARD);
+      const { simd, output, offset, run } = requireSimdHeap(backend, FORWARD);
       const out = output(x.shape); // shape of x
-      simd.gelu_tanh(offset(x), offset(out), tf.util.sizeFromShape(x.shape));
+      run([out], () => simd.gelu_tanh(offset(x), offset(out), tf.util.sizeFromShape(x.shape)));
       return out;
     },
   });
@@ -37,9 +37,9 @@ function register(): void {
     kernelFunc: ({ inputs, backend }) => {
       const x = inputs['x'] as tf.TensorInfo;
       const dy = inputs['dy'] as tf.TensorInfo;
-      const { simd, output, offset } = requireSimdHeap(backend, FORWARD);
+      const { simd, output, offset, run } = requireSimdHeap(backend, BACKWARD);
       const dx = output(x.shape); // shape of x
-      simd.gelu_tanh_grad(offset(x), offset(dy), offset(dx), tf.util.sizeFromShape(x.shape));
+      run([dx], () => simd.gelu_tanh_grad(offset(x), offset(dy), offset(dx), tf.util.sizeFromShape(x.shape)));
       return dx;
     },
   });

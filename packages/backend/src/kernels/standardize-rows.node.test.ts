@@ -9,6 +9,7 @@ import { expectClose, expectNoLeaks } from '../testing/index.js';
 import { initEngine } from '../engine.js';
 import { onCpuAndWasm } from './cpu-wasm.fixture.js';
 import { standardizeRowsFused } from './standardize-rows.js';
+import { useWasmSimdKernels } from './wasm-simd.js';
 
 /** The composite projection (docs/projections.md) with tfjs ops: the reference the kernels must equal. */
 function composite(x: tf.Tensor, eps: number, direction: Float32Array): tf.Tensor {
@@ -64,7 +65,12 @@ async function both(shape: number[], eps: number, seed: number) {
   const dy = rows(count, n, seed + 5).map((v, i) => v + 0.1 * i);
   const dir = ramp(n);
   return onCpuAndWasm(() => {
-    const f = (t: tf.Tensor) => standardizeRowsFused(t, eps, eps > 0 ? undefined : dir) ?? composite(t, eps, dir);
+    const f = (t: tf.Tensor) => {
+      const fused = standardizeRowsFused(t, eps, eps > 0 ? undefined : dir);
+      // On wasm the fused kernels must run (else this would compare the composite with itself).
+      if ((fused === undefined) !== (tf.getBackend() === 'cpu')) throw new Error(`fused on ${tf.getBackend()}?`);
+      return fused ?? composite(t, eps, dir);
+    };
     const t = tf.tensor(x, shape);
     const g = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(f(v), tf.tensor(dy, shape))))(t);
     return [f(t), g];
@@ -111,6 +117,23 @@ describe('standardizeRowsFused', () => {
     )(x);
     expect(Array.from(g.dataSync().slice(0, 4), Math.abs)).toEqual([0, 0, 0, 0]); // ±0
     tf.dispose([x, y, g]);
+  });
+
+  it('a gradient taped with the SIMD kernels on still runs after they are switched off', async () => {
+    await initEngine({ backend: 'wasm', gradients: false });
+    const x = tf.tensor2d(rows(3, 6, 4), [3, 6]);
+    const f = (v: tf.Tensor) =>
+      tf.sum(tf.mul(standardizeRowsFused(v, 0, ramp(6))!, tf.reshape(tf.range(0, 18), [3, 6])));
+    const reference = tf.grad(f)(x);
+    const g = tf.grad((v: tf.Tensor) => {
+      const y = f(v);
+      useWasmSimdKernels(false);
+      return y;
+    })(x);
+    useWasmSimdKernels(true);
+    expectClose(g, reference, { atol: 0, rtol: 0 });
+    expect(standardizeRowsFused(x, 1e-50)).toBeUndefined(); // ε that float32 rounds to 0: the composite's
+    tf.dispose([x, reference, g]);
   });
 
   it('answers undefined off wasm, so the caller computes the composite', async () => {

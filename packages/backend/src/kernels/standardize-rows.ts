@@ -30,12 +30,12 @@ function register(): void {
       const x = inputs['x'] as tf.TensorInfo;
       const direction = inputs['direction'] as tf.TensorInfo;
       const { epsilon } = attrs as unknown as { epsilon: number };
-      const { simd, output, offset } = requireSimdHeap(backend, FORWARD);
+      const { simd, output, offset, run } = requireSimdHeap(backend, FORWARD);
       const len = x.shape[x.shape.length - 1]!;
       const rows = tf.util.sizeFromShape(x.shape) / len;
       const y = output(x.shape); // shape of x
       const rstd = output([rows]); // [rows]
-      simd.layer_norm(offset(x), offset(y), offset(rstd), offset(direction), rows, len, epsilon);
+      run([y, rstd], () => simd.layer_norm(offset(x), offset(y), offset(rstd), offset(direction), rows, len, epsilon));
       return [y, rstd];
     },
   });
@@ -46,11 +46,11 @@ function register(): void {
       const dy = inputs['dy'] as tf.TensorInfo;
       const y = inputs['y'] as tf.TensorInfo;
       const rstd = inputs['rstd'] as tf.TensorInfo;
-      const { simd, output, offset } = requireSimdHeap(backend, FORWARD);
+      const { simd, output, offset, run } = requireSimdHeap(backend, BACKWARD);
       const len = y.shape[y.shape.length - 1]!;
       const rows = tf.util.sizeFromShape(y.shape) / len;
       const dx = output(y.shape); // shape of y
-      simd.layer_norm_grad(offset(dy), offset(y), offset(rstd), offset(dx), rows, len);
+      run([dx], () => simd.layer_norm_grad(offset(dy), offset(y), offset(rstd), offset(dx), rows, len));
       return dx;
     },
   });
@@ -85,7 +85,11 @@ export function standardizeRowsFused(x: tf.Tensor, epsilon: number, direction?: 
       fix: 'pass the standardised ramp over the feature grid (the exact projection, ε = 0, needs it)',
     });
   }
-  if (tf.getBackend() !== 'wasm' || x.size === 0 || simdKernelsOf(tf.engine().backend) === undefined) return undefined;
+  // An ε that float32 rounds to 0 would take the kernel's exact branch without a direction: leave it to the composite.
+  const tiny = epsilon > 0 && Math.fround(epsilon) === 0;
+  if (tf.getBackend() !== 'wasm' || x.size === 0 || tiny || simdKernelsOf(tf.engine().backend) === undefined) {
+    return undefined;
+  }
   register();
   const d = direction ?? new Float32Array(n); // [n]; read only where ε = 0
   const forward = (input: tf.Tensor): tf.Tensor[] => {

@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { expectClose } from '../testing/index.js';
 import { initEngine } from '../engine.js';
 import { wasmMatMulInstalled } from './wasm-matmul.js';
+import { useWasmSimdKernels } from './wasm-simd.js';
 
 /** Computes `f` on cpu and on wasm from the same host data; returns both results as host arrays and shapes. */
 async function onBoth(
@@ -106,10 +107,19 @@ describe('wasm BatchMatMul with explicit transposes', () => {
           ),
       ],
     ];
-    for (const [name, f] of cases) {
-      const { cpu, wasm, shapes } = await onBoth(f);
-      expect(shapes.wasm, name).toEqual(shapes.cpu);
-      expectClose(wasm[0]!, cpu[0]!, { rtol: 1e-5, atol: 1e-5 }, name);
+    // With TIDE's SIMD kernels (batched products and aᵀ·b), and without them: the XNNPACK paths above, which
+    // runtimes without wasm SIMD take.
+    for (const simd of [true, false]) {
+      useWasmSimdKernels(simd);
+      try {
+        for (const [name, f] of cases) {
+          const { cpu, wasm, shapes } = await onBoth(f);
+          expect(shapes.wasm, name).toEqual(shapes.cpu);
+          expectClose(wasm[0]!, cpu[0]!, { rtol: 1e-5, atol: 1e-5 }, `${name} (SIMD kernels ${simd ? 'on' : 'off'})`);
+        }
+      } finally {
+        useWasmSimdKernels(true);
+      }
     }
   });
 
@@ -138,16 +148,23 @@ describe('wasm BatchMatMul with explicit transposes', () => {
     tf.dispose([c!, z!]);
   });
 
-  it('gradients of batched attention products (views) equal the cpu ones', async () => {
+  it('gradients of batched attention products (SIMD kernels, and views without them) equal the cpu ones', async () => {
     const q = Array.from({ length: 2 * 3 * 16 * 8 }, (_, i) => Math.sin(0.37 * i));
     const k = Array.from({ length: 2 * 3 * 16 * 8 }, (_, i) => Math.cos(0.21 * i));
-    const { cpu, wasm } = await onBoth(() =>
-      tf.grads((x: tf.Tensor, y: tf.Tensor) => {
-        const s = tf.softmax(tf.matMul(x, y, false, true)); // [2, 3, 16, 16]
-        return tf.sum(tf.square(tf.matMul(s, y))); // [2, 3, 16, 8]
-      })([tf.tensor4d(q, [2, 3, 16, 8]), tf.tensor4d(k, [2, 3, 16, 8])]),
-    );
-    for (let i = 0; i < 2; i++) expectClose(wasm[i]!, cpu[i]!, { rtol: 1e-5, atol: 1e-5 });
+    for (const simd of [true, false]) {
+      useWasmSimdKernels(simd);
+      try {
+        const { cpu, wasm } = await onBoth(() =>
+          tf.grads((x: tf.Tensor, y: tf.Tensor) => {
+            const s = tf.softmax(tf.matMul(x, y, false, true)); // [2, 3, 16, 16]
+            return tf.sum(tf.square(tf.matMul(s, y))); // [2, 3, 16, 8]
+          })([tf.tensor4d(q, [2, 3, 16, 8]), tf.tensor4d(k, [2, 3, 16, 8])]),
+        );
+        for (let i = 0; i < 2; i++) expectClose(wasm[i]!, cpu[i]!, { rtol: 1e-5, atol: 1e-5 });
+      } finally {
+        useWasmSimdKernels(true);
+      }
+    }
   });
 
   it('frees its explicit transposes and views: no data left in the backend', async () => {

@@ -23,8 +23,8 @@
  * batched products keep the original kernel. Installed by `initEngine`; idempotent.
  */
 import { tf } from '#tfjs-core';
-import { isHeapBackend, replaceWasmKernel, type HeapBackend } from './wasm-heap.js';
-import { bmmScratch, simdKernelsOf, type SimdKernels } from './wasm-simd.js';
+import { isHeapBackend, replaceWasmKernel } from './wasm-heap.js';
+import { bmmScratch, simdHeapOf, type SimdHeap } from './wasm-simd.js';
 
 let installed = false;
 
@@ -135,15 +135,16 @@ function batchesCompatible(a: readonly number[], b: readonly number[]): boolean 
 
 /**
  * The product on TIDE's SIMD kernel (kernels/wasm-simd.ts): every transpose read through strides (no transposed
- * copy), a broadcast batch through a batch stride of 0, one call for the whole batch.
+ * copy), a broadcast batch through a batch stride of 0, one call for the whole batch. Undefined when the heap has
+ * no room for the packed right operand.
  */
 function simdProduct(
-  simd: SimdKernels,
-  backend: WasmInternals & HeapBackend,
+  { simd, output, offset, run }: SimdHeap,
+  backend: tf.KernelBackend,
   a: tf.TensorInfo,
   b: tf.TensorInfo,
   attrs: tf.NamedAttrMap,
-): tf.TensorInfo {
+): tf.TensorInfo | undefined {
   const { transposeA, transposeB } = attrs as { transposeA?: boolean; transposeB?: boolean };
   const [ar, ac] = a.shape.slice(-2) as [number, number]; // a's stored [rows, cols]
   const [br, bc] = b.shape.slice(-2) as [number, number];
@@ -153,25 +154,31 @@ function simdProduct(
   const batchA = batchOf(a.shape);
   const batchB = batchOf(b.shape);
   const outer = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
-  const out = backend.makeOutput([...outer, m, n], 'float32'); // [..., M, N]
-  const base = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId)!.memoryOffset;
+  const out = output([...outer, m, n]); // [..., M, N]
   const scratch = simd.malloc(4 * bmmScratch(k, n));
+  if (scratch === 0) {
+    // The heap is full: free the output and let the other paths (or their own allocation failure) answer.
+    backend.disposeData(out.dataId);
+    return undefined;
+  }
   try {
-    simd.bmm(
-      base(a),
-      base(b),
-      base(out),
-      scratch,
-      Math.max(batchA, batchB),
-      m,
-      k,
-      n,
-      batchA === 1 ? 0 : ar * ac,
-      transposeA ? 1 : ac,
-      transposeA ? ac : 1,
-      batchB === 1 ? 0 : br * bc,
-      transposeB ? 1 : bc,
-      transposeB ? bc : 1,
+    run([out], () =>
+      simd.bmm(
+        offset(a),
+        offset(b),
+        offset(out),
+        scratch,
+        Math.max(batchA, batchB),
+        m,
+        k,
+        n,
+        batchA === 1 ? 0 : ar * ac,
+        transposeA ? 1 : ac,
+        transposeA ? ac : 1,
+        batchB === 1 ? 0 : br * bc,
+        transposeB ? 1 : bc,
+        transposeB ? bc : 1,
+      ),
     );
   } finally {
     simd.free(scratch);
@@ -223,17 +230,16 @@ export function installWasmMatMul(): void {
         return out;
       }
       const batched = batchA !== 1 || batchB !== 1;
-      const simd =
+      const heap =
         a.dtype === 'float32' &&
         b.dtype === 'float32' &&
         rows >= SIMD_MIN_ROWS &&
         (batched ? transposeA === true || batchB !== 1 : transposeA === true) &&
-        batchesCompatible(a.shape, b.shape) &&
-        isHeapBackend(backend)
-          ? simdKernelsOf(backend)
+        batchesCompatible(a.shape, b.shape)
+          ? simdHeapOf(backend)
           : undefined;
-      if (simd !== undefined)
-        return simdProduct(simd, backend as unknown as WasmInternals & HeapBackend, a, b, attrs ?? {});
+      const product = heap && simdProduct(heap, backend as tf.KernelBackend, a, b, attrs ?? {});
+      if (product !== undefined) return product;
       const internals = batched ? internalsOf(backend) : undefined;
       const onViews =
         internals !== undefined &&

@@ -52,6 +52,34 @@ describe('wasm SIMD kernels', () => {
     expect(bmmScratch(16, 9)).toBe(8 * 2 * 16 + 32);
   });
 
+  it('batched products and aᵀ·b reach the bmm kernel (one call each); plain a·b stays with XNNPACK', async () => {
+    await initEngine({ backend: 'wasm', gradients: false });
+    const kernels = simdKernelsOf(tf.engine().backend)!;
+    const bmm = kernels.bmm;
+    let calls = 0;
+    (kernels as { bmm: typeof bmm }).bmm = (...args) => {
+      calls++;
+      bmm(...args);
+    };
+    try {
+      const q = ramp([2, 3, 16, 8]);
+      const w = ramp([40, 12]);
+      const expectCalls = (f: () => tf.Tensor, n: number) => {
+        const before = calls;
+        f().dispose();
+        expect(calls - before).toBe(n);
+      };
+      expectCalls(() => tf.matMul(q, q, false, true), 1); // batched, b transposed
+      expectCalls(() => tf.matMul(q, q, true, false), 1); // batched, a transposed
+      expectCalls(() => tf.matMul(w, w, true, false), 1); // aᵀ·b (a weight gradient)
+      expectCalls(() => tf.matMul(w, tf.transpose(w)), 0); // a·b: XNNPACK
+      expectCalls(() => tf.matMul(q, ramp([8, 5])), 0); // a batch of a against one b: one stacked XNNPACK product
+      tf.dispose([q, w]);
+    } finally {
+      (kernels as { bmm: typeof bmm }).bmm = bmm;
+    }
+  });
+
   it('batched products with any transposes and broadcast batches equal the cpu backend’s', async () => {
     const sizes = fc.record({
       batch: fc.constantFrom([2], [3], [2, 3], [1, 2]),

@@ -140,7 +140,11 @@ function instantiate(wasm: WasmModule): SimdKernels | null {
 
 /** The kernels bound to the wasm backend `backend`, or `undefined` where they cannot run (or are switched off). */
 export function simdKernelsOf(backend: unknown): SimdKernels | undefined {
-  if (disabled) return undefined;
+  return disabled ? undefined : boundKernels(backend);
+}
+
+/** The kernels bound to `backend` whatever the switch says (see {@link requireSimdHeap}). */
+function boundKernels(backend: unknown): SimdKernels | undefined {
   const wasm = wasmOf(backend);
   if (wasm === undefined) return undefined;
   let kernels = bound.get(wasm);
@@ -175,28 +179,51 @@ export interface SimdHeap {
   output(shape: readonly number[]): tf.TensorInfo;
   /** The byte offset of a tensor's data in the heap. */
   offset(t: tf.TensorInfo): number;
+  /** Runs `call` (a kernel writing `outputs`); if it throws (a trap), frees the outputs before rethrowing. */
+  run(outputs: readonly tf.TensorInfo[], call: () => void): void;
 }
 
 /** {@link SimdHeap} for the wasm backend `backend`, or `undefined` where TIDE's kernels do not run there. */
 export function simdHeapOf(backend: unknown): SimdHeap | undefined {
-  const simd = simdKernelsOf(backend);
+  return disabled ? undefined : heapWith(boundKernels(backend), backend);
+}
+
+function heapWith(simd: SimdKernels | undefined, backend: unknown): SimdHeap | undefined {
   const b = backend as {
     makeOutput?: (shape: number[], dtype: 'float32') => tf.TensorInfo;
     dataIdMap?: { get(id: object): { memoryOffset: number } | undefined };
+    disposeData?: (dataId: object) => boolean;
   };
-  if (simd === undefined || typeof b.makeOutput !== 'function' || typeof b.dataIdMap?.get !== 'function') {
+  if (
+    simd === undefined ||
+    typeof b.makeOutput !== 'function' ||
+    typeof b.dataIdMap?.get !== 'function' ||
+    typeof b.disposeData !== 'function'
+  ) {
     return undefined;
   }
   return {
     simd,
     output: (shape) => b.makeOutput!([...shape], 'float32'),
     offset: (t) => b.dataIdMap!.get(t.dataId)!.memoryOffset,
+    run: (outputs, call) => {
+      try {
+        call();
+      } catch (error) {
+        for (const t of outputs) b.disposeData!(t.dataId);
+        throw error;
+      }
+    },
   };
 }
 
-/** {@link simdHeapOf} for a kernel registered only where TIDE's kernels run: throws (naming `kernel`) elsewhere. */
+/**
+ * The heap for a kernel of TIDE's registered on the wasm backend (a fused op's forward or backward kernel): the
+ * on/off switch is read by the op before its forward pass, not here, so a backward pass still runs after
+ * `useWasmSimdKernels(false)`. Throws (naming `kernel`) where the kernels cannot run at all.
+ */
 export function requireSimdHeap(backend: unknown, kernel: string): SimdHeap {
-  const heap = simdHeapOf(backend);
+  const heap = heapWith(boundKernels(backend), backend);
   if (heap === undefined) throw new Error(`${kernel}: needs TIDE's wasm SIMD kernels on a wasm backend`);
   return heap;
 }

@@ -61,7 +61,7 @@ function reduction(
     const heap = simdHeapOf(backend);
     if (heap === undefined) return fallback(backend, x, b) ?? original.kernelFunc(args);
     const out = heap.output(b.shape);
-    heap.simd.sum3(heap.offset(x), heap.offset(out), b.pre, b.red, b.post, mean ? 1 / b.red : 1);
+    heap.run([out], () => heap.simd.sum3(heap.offset(x), heap.offset(out), b.pre, b.red, b.post, mean ? 1 / b.red : 1));
     return out;
   };
 }
