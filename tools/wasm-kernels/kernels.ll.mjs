@@ -639,30 +639,16 @@ function rowSum(name, vterm, sterm, pred) {
  * layer_norm_grad: dx = r (dy − mean dy − y · mean(dy ⊙ y)) per row, r = rstd, from the forward's y and rstd.
  */
 function layerNormIR() {
-  const L = [];
-  L.push(
-    'define void @layer_norm(float* noalias %x, float* noalias %out, float* noalias %rstd, float* noalias %dir, i32 %rows, i32 %len, float %eps) #5 {',
-  );
-  L.push('entry:');
-  L.push('  %len4 = and i32 %len, -4');
-  L.push('  %lenf = sitofp i32 %len to float');
-  L.push('  %invlen = fdiv float 1.0, %lenf');
-  L.push('  %exact = fcmp ole float %eps, 0.0');
-  L.push(
-    ...loop(
-      'row',
-      'r',
-      0,
-      '%rows',
-      1,
-      [],
+  return [
+    ...rowKernel(
+      'define void @layer_norm(float* noalias %x, float* noalias %out, float* noalias %rstd, float* noalias %dir, i32 %rows, i32 %len, float %eps) #5 {',
+      ['  %exact = fcmp ole float %eps, 0.0'],
+      [
+        ['xr', '%x'],
+        ['or', '%out'],
+      ],
       (r) => {
         const B = [];
-        B.push(`  %ro = mul i32 %${r}, %len`);
-        B.push('  %xr = getelementptr inbounds float, float* %x, i32 %ro');
-        B.push('  %or = getelementptr inbounds float, float* %out, i32 %ro');
-        B.push('  br label %row.start');
-        B.push('row.start:');
         B.push(
           ...rowSum(
             'mu',
@@ -671,8 +657,7 @@ function layerNormIR() {
             'row.start',
           ),
         );
-        B.push('  %mu.i = insertelement <4 x float> undef, float %mu, i32 0');
-        B.push('  %muv = shufflevector <4 x float> %mu.i, <4 x float> undef, <4 x i32> zeroinitializer');
+        B.push(...splatOf('muv', '%mu'));
         B.push(
           ...rowSum(
             'var',
@@ -722,8 +707,7 @@ function layerNormIR() {
         B.push('  br label %row.tail');
         // y = (x − μ)·r.
         B.push('row.scale:');
-        B.push('  %rs.i = insertelement <4 x float> undef, float %rs, i32 0');
-        B.push('  %rsv4 = shufflevector <4 x float> %rs.i, <4 x float> undef, <4 x i32> zeroinitializer');
+        B.push(...splatOf('rsv4', '%rs'));
         B.push(
           ...lanes(
             'y',
@@ -735,41 +719,20 @@ function layerNormIR() {
             '%len',
           ),
         );
-        B.push('  br label %row.tail');
-        B.push('row.tail:');
         return B;
       },
-      'entry',
-      'row.tail',
     ),
-  );
-  L.push('  ret void');
-  L.push('}');
-  L.push('');
-  L.push(
-    'define void @layer_norm_grad(float* noalias %dy, float* noalias %y, float* noalias %rstd, float* noalias %dx, i32 %rows, i32 %len) #6 {',
-  );
-  L.push('entry:');
-  L.push('  %len4 = and i32 %len, -4');
-  L.push('  %lenf = sitofp i32 %len to float');
-  L.push('  %invlen = fdiv float 1.0, %lenf');
-  L.push(
-    ...loop(
-      'row',
-      'r',
-      0,
-      '%rows',
-      1,
+    ...rowKernel(
+      'define void @layer_norm_grad(float* noalias %dy, float* noalias %y, float* noalias %rstd, float* noalias %dx, i32 %rows, i32 %len) #6 {',
       [],
+      [
+        ['dyr', '%dy'],
+        ['yr', '%y'],
+        ['dxr', '%dx'],
+      ],
       (r) => {
         const B = [];
-        B.push(`  %ro = mul i32 %${r}, %len`);
-        B.push('  %dyr = getelementptr inbounds float, float* %dy, i32 %ro');
-        B.push('  %yr = getelementptr inbounds float, float* %y, i32 %ro');
-        B.push('  %dxr = getelementptr inbounds float, float* %dx, i32 %ro');
         B.push(...sload('rr', '%rstd', `%${r}`));
-        B.push('  br label %row.start');
-        B.push('row.start:');
         B.push(
           ...rowSum(
             'a',
@@ -786,14 +749,7 @@ function layerNormIR() {
             'a.s.end',
           ),
         );
-        for (const [n, v] of [
-          ['av', '%a'],
-          ['bv', '%b'],
-          ['rv', '%rr'],
-        ]) {
-          B.push(`  %${n}.i = insertelement <4 x float> undef, float ${v}, i32 0`);
-          B.push(`  %${n} = shufflevector <4 x float> %${n}.i, <4 x float> undef, <4 x i32> zeroinitializer`);
-        }
+        B.push(...splatOf('av', '%a'), ...splatOf('bv', '%b'), ...splatOf('rv', '%rr'));
         B.push(
           ...lanes(
             'g',
@@ -813,16 +769,55 @@ function layerNormIR() {
             '%len',
           ),
         );
-        B.push('  br label %row.tail');
-        B.push('row.tail:');
         return B;
       },
+    ),
+  ];
+}
+
+/** `%<name>`: the float `value` in all four lanes. */
+function splatOf(name, value) {
+  return [
+    `  %${name}.i = insertelement <4 x float> undef, float ${value}, i32 0`,
+    `  %${name} = shufflevector <4 x float> %${name}.i, <4 x float> undef, <4 x i32> zeroinitializer`,
+  ];
+}
+
+/**
+ * A function over `%rows` rows of `%len` floats: `header` is its `define` line; its entry block defines `%len4`,
+ * `%lenf` and `%invlen` (1/len), then `entry`; per row r it sets `%ro = r·len` and the row pointers `pointers`
+ * (`[name, base]`: `%<name> = base + ro`), then `body(r)`, which starts in block `row.start` and may branch, but
+ * must leave every path at block `row.tail` (by falling through its end, or by `br label %row.tail`).
+ */
+function rowKernel(header, entry, pointers, body) {
+  return [
+    header,
+    'entry:',
+    '  %len4 = and i32 %len, -4',
+    '  %lenf = sitofp i32 %len to float',
+    '  %invlen = fdiv float 1.0, %lenf',
+    ...entry,
+    ...loop(
+      'row',
+      'r',
+      0,
+      '%rows',
+      1,
+      [],
+      (r) => [
+        `  %ro = mul i32 %${r}, %len`,
+        ...pointers.map(([name, base]) => `  %${name} = getelementptr inbounds float, float* ${base}, i32 %ro`),
+        '  br label %row.start',
+        'row.start:',
+        ...body(r),
+        '  br label %row.tail',
+        'row.tail:',
+      ],
       'entry',
       'row.tail',
     ),
-  );
-  L.push('  ret void');
-  L.push('}');
-  L.push('');
-  return L;
+    '  ret void',
+    '}',
+    '',
+  ];
 }

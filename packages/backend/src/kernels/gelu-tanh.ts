@@ -11,39 +11,25 @@
  */
 import { tf } from '#tfjs-core';
 import { BackendError, describeValue } from '../errors.js';
-import { requireSimdHeap, simdKernelsOf } from './wasm-simd.js';
+import { simdKernelRegistrar, simdKernelsOf } from './wasm-simd.js';
 
 const FORWARD = 'TideGeluTanh';
 const BACKWARD = 'TideGeluTanhGrad';
-let registered = false;
-
-function register(): void {
-  if (registered) return;
-  registered = true;
-  tf.registerKernel({
-    kernelName: FORWARD,
-    backendName: 'wasm',
-    kernelFunc: ({ inputs, backend }) => {
-      const x = inputs['x'] as tf.TensorInfo;
-      const { simd, output, offset, run } = requireSimdHeap(backend, FORWARD);
-      const out = output(x.shape); // shape of x
-      run([out], () => simd.gelu_tanh(offset(x), offset(out), tf.util.sizeFromShape(x.shape)));
-      return out;
-    },
-  });
-  tf.registerKernel({
-    kernelName: BACKWARD,
-    backendName: 'wasm',
-    kernelFunc: ({ inputs, backend }) => {
-      const x = inputs['x'] as tf.TensorInfo;
-      const dy = inputs['dy'] as tf.TensorInfo;
-      const { simd, output, offset, run } = requireSimdHeap(backend, BACKWARD);
-      const dx = output(x.shape); // shape of x
-      run([dx], () => simd.gelu_tanh_grad(offset(x), offset(dy), offset(dx), tf.util.sizeFromShape(x.shape)));
-      return dx;
-    },
-  });
-}
+const register = simdKernelRegistrar({
+  [FORWARD]: ({ simd, output, offset, run }, inputs) => {
+    const x = inputs['x'] as tf.TensorInfo;
+    const out = output(x.shape); // shape of x
+    run([out], () => simd.gelu_tanh(offset(x), offset(out), tf.util.sizeFromShape(x.shape)));
+    return out;
+  },
+  [BACKWARD]: ({ simd, output, offset, run }, inputs) => {
+    const x = inputs['x'] as tf.TensorInfo;
+    const dy = inputs['dy'] as tf.TensorInfo;
+    const dx = output(x.shape); // shape of x
+    run([dx], () => simd.gelu_tanh_grad(offset(x), offset(dy), offset(dx), tf.util.sizeFromShape(x.shape)));
+    return dx;
+  },
+});
 
 /** The fused op (wasm with SIMD kernels): one kernel each way. */
 const fused = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {

@@ -14,47 +14,33 @@
  */
 import { tf } from '#tfjs-core';
 import { BackendError, describeValue, formatShape } from '../errors.js';
-import { requireSimdHeap, simdKernelsOf } from './wasm-simd.js';
+import { simdKernelRegistrar, simdKernelsOf } from './wasm-simd.js';
 
 const FORWARD = 'TideStandardizeRows';
 const BACKWARD = 'TideStandardizeRowsGrad';
-let registered = false;
-
-function register(): void {
-  if (registered) return;
-  registered = true;
-  tf.registerKernel({
-    kernelName: FORWARD,
-    backendName: 'wasm',
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const x = inputs['x'] as tf.TensorInfo;
-      const direction = inputs['direction'] as tf.TensorInfo;
-      const { epsilon } = attrs as unknown as { epsilon: number };
-      const { simd, output, offset, run } = requireSimdHeap(backend, FORWARD);
-      const len = x.shape[x.shape.length - 1]!;
-      const rows = tf.util.sizeFromShape(x.shape) / len;
-      const y = output(x.shape); // shape of x
-      const rstd = output([rows]); // [rows]
-      run([y, rstd], () => simd.layer_norm(offset(x), offset(y), offset(rstd), offset(direction), rows, len, epsilon));
-      return [y, rstd];
-    },
-  });
-  tf.registerKernel({
-    kernelName: BACKWARD,
-    backendName: 'wasm',
-    kernelFunc: ({ inputs, backend }) => {
-      const dy = inputs['dy'] as tf.TensorInfo;
-      const y = inputs['y'] as tf.TensorInfo;
-      const rstd = inputs['rstd'] as tf.TensorInfo;
-      const { simd, output, offset, run } = requireSimdHeap(backend, BACKWARD);
-      const len = y.shape[y.shape.length - 1]!;
-      const rows = tf.util.sizeFromShape(y.shape) / len;
-      const dx = output(y.shape); // shape of y
-      run([dx], () => simd.layer_norm_grad(offset(dy), offset(y), offset(rstd), offset(dx), rows, len));
-      return dx;
-    },
-  });
-}
+const register = simdKernelRegistrar({
+  [FORWARD]: ({ simd, output, offset, run }, inputs, attrs) => {
+    const x = inputs['x'] as tf.TensorInfo;
+    const direction = inputs['direction'] as tf.TensorInfo;
+    const { epsilon } = attrs as unknown as { epsilon: number };
+    const len = x.shape[x.shape.length - 1]!;
+    const rows = tf.util.sizeFromShape(x.shape) / len;
+    const y = output(x.shape); // shape of x
+    const rstd = output([rows]); // [rows]
+    run([y, rstd], () => simd.layer_norm(offset(x), offset(y), offset(rstd), offset(direction), rows, len, epsilon));
+    return [y, rstd];
+  },
+  [BACKWARD]: ({ simd, output, offset, run }, inputs) => {
+    const dy = inputs['dy'] as tf.TensorInfo;
+    const y = inputs['y'] as tf.TensorInfo;
+    const rstd = inputs['rstd'] as tf.TensorInfo;
+    const len = y.shape[y.shape.length - 1]!;
+    const rows = tf.util.sizeFromShape(y.shape) / len;
+    const dx = output(y.shape); // shape of y
+    run([dx], () => simd.layer_norm_grad(offset(dy), offset(y), offset(rstd), offset(dx), rows, len));
+    return dx;
+  },
+});
 
 /**
  * `y` as above for `x` `[..., n]` (float32, n ≥ 1) and `epsilon` ≥ 0, differentiable with respect to `x`, on the

@@ -6,7 +6,7 @@
  * wasm SIMD, a backend whose memory is not reachable — {@link simdKernelsOf} answers `undefined` and the callers
  * keep tfjs's kernels.
  */
-import type { tf } from '#tfjs-core';
+import { tf } from '#tfjs-core';
 import { BackendError, describeValue } from '../errors.js';
 import { WASM_SIMD_KERNELS, WASM_SIMD_KERNELS_SHARED } from './wasm-simd.binary.js';
 
@@ -226,4 +226,30 @@ export function requireSimdHeap(backend: unknown, kernel: string): SimdHeap {
   const heap = heapWith(boundKernels(backend), backend);
   if (heap === undefined) throw new Error(`${kernel}: needs TIDE's wasm SIMD kernels on a wasm backend`);
   return heap;
+}
+
+/** The body of a kernel of TIDE's on the wasm backend: its inputs and attributes, and the heap it runs on. */
+export type SimdKernelBody = (
+  heap: SimdHeap,
+  inputs: tf.NamedTensorInfoMap,
+  attrs: tf.NamedAttrMap,
+) => tf.TensorInfo | tf.TensorInfo[];
+
+/**
+ * Registers `kernels` (name → body) for the wasm backend the first time the returned function is called (a fused
+ * op calls it before its first `runKernel`); each body gets the heap through {@link requireSimdHeap}.
+ */
+export function simdKernelRegistrar(kernels: Readonly<Record<string, SimdKernelBody>>): () => void {
+  let registered = false;
+  return () => {
+    if (registered) return;
+    registered = true;
+    for (const [name, body] of Object.entries(kernels)) {
+      tf.registerKernel({
+        kernelName: name,
+        backendName: 'wasm',
+        kernelFunc: ({ inputs, backend, attrs }) => body(requireSimdHeap(backend, name), inputs, attrs ?? {}),
+      });
+    }
+  };
 }
