@@ -218,10 +218,10 @@ export function kernelsIR() {
   L.push(...layerNormIR());
   L.push('attributes #0 = { "wasm-export-name"="bmm" }');
   L.push('attributes #1 = { "wasm-export-name"="sum3" }');
-  L.push('attributes #3 = { "wasm-export-name"="gelu_tanh" }');
-  L.push('attributes #4 = { "wasm-export-name"="gelu_tanh_grad" }');
-  L.push('attributes #5 = { "wasm-export-name"="layer_norm" }');
-  L.push('attributes #6 = { "wasm-export-name"="layer_norm_grad" }');
+  L.push('attributes #2 = { "wasm-export-name"="gelu_tanh" }');
+  L.push('attributes #3 = { "wasm-export-name"="gelu_tanh_grad" }');
+  L.push('attributes #4 = { "wasm-export-name"="layer_norm" }');
+  L.push('attributes #5 = { "wasm-export-name"="layer_norm_grad" }');
   return `${L.join('\n')}\n`;
 }
 
@@ -279,13 +279,7 @@ function sumIR() {
   L.push('  %rv.r1 = add i32 %rv.r, 4');
   L.push('  br label %row.v');
   L.push('row.h:');
-  L.push('  %h0 = extractelement <4 x float> %rv.acc, i32 0');
-  L.push('  %h1 = extractelement <4 x float> %rv.acc, i32 1');
-  L.push('  %h2 = extractelement <4 x float> %rv.acc, i32 2');
-  L.push('  %h3 = extractelement <4 x float> %rv.acc, i32 3');
-  L.push('  %h01 = fadd float %h0, %h1');
-  L.push('  %h23 = fadd float %h2, %h3');
-  L.push('  %h = fadd float %h01, %h23');
+  L.push(...across('rv.acc', 'h'));
   L.push('  br label %row.s');
   L.push('row.s:');
   L.push('  %rs.r = phi i32 [%red4, %row.h], [%rs.r1, %row.sbody]');
@@ -431,17 +425,13 @@ function vexp(x, out) {
   ];
 }
 
-/** Horizontal `op` (fadd, or a max through fcmp/select) of `%<v>` into the float `%<out>`. */
-function across(v, out, op) {
+/** The sum of the four lanes of `%<v>` into the float `%<out>` (pairwise: (l0 + l1) + (l2 + l3)). */
+function across(v, out) {
   const L = [];
   for (let i = 0; i < 4; i++) L.push(`  %${out}.l${i} = extractelement <4 x float> %${v}, i32 ${i}`);
-  const combine = (a, b, name) =>
-    op === 'add'
-      ? [`  %${name} = fadd float %${a}, %${b}`]
-      : [`  %${name}.c = fcmp ogt float %${a}, %${b}`, `  %${name} = select i1 %${name}.c, float %${a}, float %${b}`];
-  L.push(...combine(`${out}.l0`, `${out}.l1`, `${out}.m01`));
-  L.push(...combine(`${out}.l2`, `${out}.l3`, `${out}.m23`));
-  L.push(...combine(`${out}.m01`, `${out}.m23`, out));
+  L.push(`  %${out}.m01 = fadd float %${out}.l0, %${out}.l1`);
+  L.push(`  %${out}.m23 = fadd float %${out}.l2, %${out}.l3`);
+  L.push(`  %${out} = fadd float %${out}.m01, %${out}.m23`);
   return L;
 }
 
@@ -571,14 +561,14 @@ function geluIR() {
     `  %${out} = fmul <4 x float> %${out}.t2, %${dy}`,
   ];
   const L = [];
-  L.push('define void @gelu_tanh(float* noalias %x, float* noalias %out, i32 %n) #3 {');
+  L.push('define void @gelu_tanh(float* noalias %x, float* noalias %out, i32 %n) #2 {');
   L.push('entry:');
   L.push('  %n4 = and i32 %n, -4');
   L.push(...lanes('g', [['x', '%x']], '%out', ([x], y) => forward(x, y), 'entry'));
   L.push('  ret void');
   L.push('}');
   L.push('');
-  L.push('define void @gelu_tanh_grad(float* noalias %x, float* noalias %dy, float* noalias %dx, i32 %n) #4 {');
+  L.push('define void @gelu_tanh_grad(float* noalias %x, float* noalias %dy, float* noalias %dx, i32 %n) #3 {');
   L.push('entry:');
   L.push('  %n4 = and i32 %n, -4');
   L.push(
@@ -602,7 +592,8 @@ function geluIR() {
 /**
  * Σ_j f(j) over a row of `len` floats as IR lines: four lanes over j < %len4 (`vterm(j)` gives the lines that
  * define `%<name>.vt`, a `<4 x float>` term), then across the lanes, then the rest (`sterm(j)` defines `%<name>.st`).
- * Leaves the float sum in `%<name>`; `pred` is the block the lines start in, and they end in `<name>.s.end`.
+ * Leaves the mean (the sum times `%invlen`) in `%<name>`; `pred` is the block the lines start in, and they end in
+ * `<name>.s.end`.
  */
 function rowSum(name, vterm, sterm, pred) {
   return [
@@ -616,7 +607,7 @@ function rowSum(name, vterm, sterm, pred) {
       (j) => [...vterm(`%${j}`), `  %${name}.acc.next = fadd <4 x float> %${name}.acc, %${name}.vt`],
       pred,
     ),
-    ...across(`${name}.acc`, `${name}.h`, 'add'),
+    ...across(`${name}.acc`, `${name}.h`),
     ...loop(
       `${name}.s`,
       `${name}.js`,
@@ -633,16 +624,17 @@ function rowSum(name, vterm, sterm, pred) {
 
 /**
  * layer_norm: the projection of each of `rows` rows of `len` floats onto {mean 0, variance 1} (docs/projections.md):
- * μ = mean x, c = x − μ, β = mean c²; with ε > 0, y = c/√(β + ε); with ε = 0, y = c/√max(β, 10⁻³⁰), or the tie-break
- * direction `dir` (len floats) where β < 10⁻¹⁰ μ² + 10⁻³⁰ (the set's nearest point is not unique). Writes y to `out`
+ * μ = mean x, c = x − μ, β = mean c²; regularised (`exactflag` 0), y = c/√(β + ε); exact (`exactflag` ≠ 0, ε unread),
+ * y = c/√max(β, 10⁻³⁰), or the tie-break direction `dir` (len floats, read only then) where β < 10⁻¹⁰ μ² + 10⁻³⁰
+ * (the set's nearest point is not unique). Writes y to `out`
  * and 1/√(·) per row to `rstd` (0 for a tie-broken row: its gradient is 0).
  * layer_norm_grad: dx = r (dy − mean dy − y · mean(dy ⊙ y)) per row, r = rstd, from the forward's y and rstd.
  */
 function layerNormIR() {
   return [
     ...rowKernel(
-      'define void @layer_norm(float* noalias %x, float* noalias %out, float* noalias %rstd, float* noalias %dir, i32 %rows, i32 %len, float %eps) #5 {',
-      ['  %exact = fcmp ole float %eps, 0.0'],
+      'define void @layer_norm(float* noalias %x, float* noalias %out, float* noalias %rstd, float* noalias %dir, i32 %rows, i32 %len, float %eps, i32 %exactflag) #4 {',
+      ['  %exact = icmp ne i32 %exactflag, 0'],
       [
         ['xr', '%x'],
         ['or', '%out'],
@@ -723,7 +715,7 @@ function layerNormIR() {
       },
     ),
     ...rowKernel(
-      'define void @layer_norm_grad(float* noalias %dy, float* noalias %y, float* noalias %rstd, float* noalias %dx, i32 %rows, i32 %len) #6 {',
+      'define void @layer_norm_grad(float* noalias %dy, float* noalias %y, float* noalias %rstd, float* noalias %dx, i32 %rows, i32 %len) #5 {',
       [],
       [
         ['dyr', '%dy'],

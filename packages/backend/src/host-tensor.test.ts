@@ -39,6 +39,9 @@ describe('hostTensor: input', () => {
       /hostTensor: shape: expected an array of non-negative integers/,
     );
     expect(() => hostTensor([2.5], () => undefined)).toThrow(BackendError);
+    for (const shape of ['2', [NaN], [Infinity], null]) {
+      expect(() => hostTensor(shape as never, () => undefined)).toThrow(BackendError);
+    }
     expect(() => hostTensor([2], null as never)).toThrow(/hostTensor: fill: expected a function/);
   });
 });

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BACKEND_NAMES, tf } from '@tide/backend';
+import { BACKEND_NAMES, MAX_WASM_THREADS, tf } from '@tide/backend';
 import { FIXTURE_NAMES, fixtureDir, fixtureIO, maxAbsDiff, parityTolerance } from '@tide/fixtures';
 import { readSafetensors, writeSafetensors } from '@tide/formats';
 import { SCHEME_NAMES } from '@tide/transformer';
@@ -302,10 +302,11 @@ describe('tide: errors are one line, a non-zero exit and no output file', () => 
       /option '--threads <n>' argument '0' is invalid/,
       2,
     );
+    expect(MAX_WASM_THREADS).toBe(8); // the parser's bound
     await expectFailure(
       ['forward', '--model', model, '--input', input, '--output', '@out', '--threads', '9'],
-      /initEngine: threads: expected an integer from 1 to 8 .*received 9/,
-      1,
+      /option '--threads <n>' argument '9' is invalid.*expected an integer from 1 to 8/,
+      2,
     );
     await expectFailure(
       [

@@ -39,11 +39,13 @@ export const HELP_SCHEMES = ['lie', 'exact', 'strang', 'euler', 'heun', 'rk4', '
 export const HELP_BACKENDS = ['auto', 'webgl', 'wasm', 'cpu'] as const;
 
 const integer =
-  (min: number) =>
+  (min: number, max = Infinity) =>
   (raw: string): number => {
     const v = Number(raw);
-    if (raw.trim() === '' || !Number.isInteger(v) || v < min)
-      throw new InvalidArgumentError(`expected an integer ≥ ${min}, received "${raw}"`);
+    if (raw.trim() === '' || !Number.isInteger(v) || v < min || v > max)
+      throw new InvalidArgumentError(
+        `expected an integer ${max === Infinity ? `≥ ${min}` : `from ${min} to ${max}`}, received "${raw}"`,
+      );
     return v;
   };
 const nonNegative = (raw: string): number => {
@@ -96,8 +98,9 @@ function backendOption(): Option {
 
 /** `--threads n`: XNNPACK threads of the wasm backend in Node (matrix products and convolutions on n cores). */
 function threadsOption(): Option {
+  // 8: @tide/backend's MAX_WASM_THREADS (a literal here: parsing must not load the engine; the CLI test checks it).
   return new Option('--threads <n>', 'wasm backend: XNNPACK threads for matrix products (1–8, default 1)').argParser(
-    integer(1),
+    integer(1, 8),
   );
 }
 

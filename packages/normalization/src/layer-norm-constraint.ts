@@ -76,7 +76,7 @@ export class LayerNormConstraint implements Projection {
       if (eps > 0) return shift(tf.mul(centred, tf.rsqrt(tf.add(variance, eps)))); // [B, N_x, N_y]
       // Exact projection: the β = 0 branch uses an arithmetic mask (tfjs has no gradient for comparisons).
       const threshold = tf.add(tf.mul(tf.square(mean), 1e-10), 1e-30); // [B, N_x, 1]
-      const degenerate = tf.step(tf.sub(threshold, variance)); // 1 where β ≤ threshold
+      const degenerate = tf.step(tf.sub(threshold, variance)); // 1 where β < threshold (step(0) = 0)
       const regular = tf.mul(centred, tf.rsqrt(tf.maximum(variance, 1e-30))); // [B, N_x, N_y]
       const direction = tieBreakDirection(u, true); // [N_y]
       const unit = tf.add(tf.mul(tf.sub(1, degenerate), regular), tf.mul(degenerate, direction)); // zero mean, unit variance

@@ -39,37 +39,50 @@ describeEachBackend('AdamW', () => {
   const ramp = (n: number, a: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(a * (i + 1)));
   const options = { learningRate: 3e-3, beta1: 0.9, beta2: 0.95, epsilon: 1e-8, weightDecay: 0.1 };
 
-  it('equals the variable-by-variable update bit for bit over several steps (decay only where asked)', () => {
-    const init = new Map(
-      Object.entries(shapes).map(([k, s], j) => [
-        k,
-        ramp(
-          s.reduce((a, b) => a * b, 1),
-          0.7 + j,
-        ),
-      ]),
-    );
-    const variables = new Map([...init].map(([k, x]) => [k, tf.variable(tf.tensor(x, shapes[k]), true, `adamw-${k}`)]));
-    const decay = new Set(['w']);
-    const opt = new AdamW(variables, decay, options);
-    const lrs = [1e-3, 3e-3, 2e-3];
-    const grads: Map<string, Float32Array>[] = lrs.map((_, s) => {
-      const g = new Map<string, Float32Array>();
-      for (const k of ['w', 'b', 'gain']) g.set(k, ramp(init.get(k)!.length, 1.3 + s + k.length)); // frozen: no gradient
-      return g;
-    });
-    lrs.forEach((lr, s) => {
-      const gs = Object.fromEntries([...grads[s]!].map(([k, g]) => [k, tf.tensor(g, shapes[k])]));
-      opt.apply(gs, lr);
-      tf.dispose(Object.values(gs));
-    });
-    const expected = referenceSteps(init, grads, decay, options, lrs);
-    for (const [k, x] of variables) expect(Array.from(x.dataSync()), k).toEqual(Array.from(expected.get(k)!));
-    expect(Array.from(variables.get('frozen')!.dataSync())).toEqual(Array.from(init.get('frozen')!));
-    expect(opt.step).toBe(3);
-    opt.dispose();
-    tf.dispose([...variables.values()]);
-  });
+  /** Groups of at most 4 values: b and gain (4 each, one group by default) cut apart, w (12) alone. */
+  class SmallGroups extends AdamW {
+    static override readonly GROUP = 4;
+  }
+
+  it.each([
+    ['one group per decay setting', AdamW],
+    ['groups of at most 4 values', SmallGroups],
+  ])(
+    'equals the variable-by-variable update bit for bit over several steps (decay only where asked): %s',
+    (_, Optimizer) => {
+      const init = new Map(
+        Object.entries(shapes).map(([k, s], j) => [
+          k,
+          ramp(
+            s.reduce((a, b) => a * b, 1),
+            0.7 + j,
+          ),
+        ]),
+      );
+      const variables = new Map(
+        [...init].map(([k, x]) => [k, tf.variable(tf.tensor(x, shapes[k]), true, `adamw-${k}`)]),
+      );
+      const decay = new Set(['w']);
+      const opt = new Optimizer(variables, decay, options);
+      const lrs = [1e-3, 3e-3, 2e-3];
+      const grads: Map<string, Float32Array>[] = lrs.map((_, s) => {
+        const g = new Map<string, Float32Array>();
+        for (const k of ['w', 'b', 'gain']) g.set(k, ramp(init.get(k)!.length, 1.3 + s + k.length)); // frozen: no gradient
+        return g;
+      });
+      lrs.forEach((lr, s) => {
+        const gs = Object.fromEntries([...grads[s]!].map(([k, g]) => [k, tf.tensor(g, shapes[k])]));
+        opt.apply(gs, lr);
+        tf.dispose(Object.values(gs));
+      });
+      const expected = referenceSteps(init, grads, decay, options, lrs);
+      for (const [k, x] of variables) expect(Array.from(x.dataSync()), k).toEqual(Array.from(expected.get(k)!));
+      expect(Array.from(variables.get('frozen')!.dataSync())).toEqual(Array.from(init.get('frozen')!));
+      expect(opt.step).toBe(3);
+      opt.dispose();
+      tf.dispose([...variables.values()]);
+    },
+  );
 
   it('leaves no tensors behind, and dispose frees its moments', () => {
     const variables = new Map([['w', tf.variable(tf.ones([5, 3]), true, 'adamw-leak')]]);

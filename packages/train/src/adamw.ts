@@ -48,9 +48,11 @@ export class AdamW {
 
   /**
    * One update with gradients `grads` (by variable name) at learning rate `lr`; variables without a gradient are
-   * left alone. The update is elementwise, so it runs once over all variables laid end to end (a dozen kernels,
-   * not a dozen per variable: 977 kernel launches fell to about 30 plus reshapes for the 68 variables of `tide
-   * train`'s default model), with the same float32 arithmetic as variable by variable:
+   * left alone. The update is elementwise, so it runs over groups of variables laid end to end — the decayed ones,
+   * then the others, each cut into groups of at most {@link AdamW.GROUP} values so the temporaries stay small for
+   * large models — a dozen kernels per group, not a dozen per variable (977 kernel launches fell to about 30 plus
+   * reshapes for the 68 variables of `tide train`'s default model), with the same float32 arithmetic as variable
+   * by variable:
    *
    *     m ← β₁ m + (1 − β₁) g,   v ← β₂ v + (1 − β₂) g²,   p ← p·(1 − lr·λ [p decays]) − lr · (m/c₁) / (√(v/c₂) + ε)
    *
@@ -66,35 +68,55 @@ export class AdamW {
     const c2 = 1 - b2 ** this.step;
     const entries = [...this.variables].flatMap(([name, p]) => {
       const g = grads[p.name] ?? grads[name];
-      return g === undefined ? [] : [{ name, p, g }];
+      return g === undefined ? [] : [{ name, p, g, decays: this.decay.has(name) && wd > 0 }];
     });
-    if (entries.length === 0) return;
-    // p·(1 − lr·λ) for decayed variables, p·1 for the others, each factor rounded to float32 as a scalar would be.
+    // p·(1 − lr·λ) for decayed variables, rounded to float32 as a scalar would be; the others are not scaled.
     const factor = Math.fround(1 - lr * wd);
-    const keep = new Float32Array(entries.reduce((n, e) => n + e.p.size, 0)); // [P]
-    let at = 0;
-    for (const e of entries) {
-      keep.fill(this.decay.has(e.name) && wd > 0 ? factor : 1, at, at + e.p.size);
-      at += e.p.size;
+    for (const decays of [true, false]) {
+      for (const group of groups(
+        entries.filter((e) => e.decays === decays),
+        AdamW.GROUP,
+      )) {
+        tf.tidy(() => {
+          const flat = (ts: tf.Tensor[]) =>
+            ts.length === 1 ? tf.reshape(ts[0]!, [-1]) : tf.concat(ts.map((t) => tf.reshape(t, [-1]))); // [P]
+          const g = flat(group.map((e) => e.g));
+          const m = tf.add(tf.mul(flat(group.map((e) => this.m.get(e.name)!)), b1), tf.mul(g, 1 - b1)); // [P]
+          const v = tf.add(tf.mul(flat(group.map((e) => this.v.get(e.name)!)), b2), tf.mul(tf.square(g), 1 - b2)); // [P]
+          const update = tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(v, c2)), eps)); // [P]
+          const p0 = flat(group.map((e) => e.p)); // [P]
+          const p = tf.sub(decays ? tf.mul(p0, factor) : p0, tf.mul(update, lr)); // [P]
+          const sizes = group.map((e) => e.p.size);
+          const [ms, vs, ps] = [m, v, p].map((t) => (group.length === 1 ? [t] : tf.split(t, sizes)));
+          group.forEach((e, i) => {
+            this.m.get(e.name)!.assign(tf.reshape(ms![i]!, e.p.shape));
+            this.v.get(e.name)!.assign(tf.reshape(vs![i]!, e.p.shape));
+            e.p.assign(tf.reshape(ps![i]!, e.p.shape));
+          });
+        });
+      }
     }
-    tf.tidy(() => {
-      const flat = (ts: tf.Tensor[]) => tf.concat(ts.map((t) => tf.reshape(t, [-1]))); // [P]
-      const g = flat(entries.map((e) => e.g));
-      const m = tf.add(tf.mul(flat(entries.map((e) => this.m.get(e.name)!)), b1), tf.mul(g, 1 - b1)); // [P]
-      const v = tf.add(tf.mul(flat(entries.map((e) => this.v.get(e.name)!)), b2), tf.mul(tf.square(g), 1 - b2)); // [P]
-      const update = tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(v, c2)), eps)); // [P]
-      const p = tf.sub(tf.mul(flat(entries.map((e) => e.p)), tf.tensor1d(keep)), tf.mul(update, lr)); // [P]
-      const sizes = entries.map((e) => e.p.size);
-      const [ms, vs, ps] = [m, v, p].map((t) => tf.split(t, sizes));
-      entries.forEach((e, i) => {
-        this.m.get(e.name)!.assign(tf.reshape(ms![i]!, e.p.shape));
-        this.v.get(e.name)!.assign(tf.reshape(vs![i]!, e.p.shape));
-        e.p.assign(tf.reshape(ps![i]!, e.p.shape));
-      });
-    });
   }
+
+  /** Values updated together at most (a larger variable is a group of its own): 2²⁰, 4 MiB a temporary. */
+  static readonly GROUP = 1 << 20;
 
   dispose(): void {
     tf.dispose([...this.m.values(), ...this.v.values()]);
   }
+}
+
+/** `entries` in order, cut into consecutive groups of at most `limit` values (a larger entry alone). */
+function groups<E extends { p: tf.Variable }>(entries: readonly E[], limit: number): E[][] {
+  const out: E[][] = [];
+  let size = 0;
+  for (const e of entries) {
+    if (out.length === 0 || size + e.p.size > limit) {
+      out.push([]);
+      size = 0;
+    }
+    out.at(-1)!.push(e);
+    size += e.p.size;
+  }
+  return out;
 }

@@ -277,18 +277,12 @@ export interface LanguageModelLoss {
 }
 
 /**
- * log-softmax over the last axis of logits [B, N, V], as [B·N, V]: `x − m − ln Σ_v exp(x_v − m)`. The shift m =
- * max_v x_v only keeps exp finite; the value and its gradient do not depend on it, so it enters as a constant (a
- * tensor made from its values): tfjs's gradient of max — an Equal mask with broadcasting — took 5.8 ms of a
- * 150 ms training step on wasm (not on webgl, where reading m back would stall the GPU every step).
+ * log-softmax over the last axis of logits [B, N, V], as [B·N, V]. tfjs's op has its own gradient
+ * (`dy − softmax·Σ dy`): its max shift is never differentiated (the gradient of max, an Equal mask with
+ * broadcasting, took 5.8 ms of a 150 ms training step on wasm).
  */
 function logSoftmax(logits: tf.Tensor3D): tf.Tensor2D {
-  const flat = tf.reshape(logits, [-1, logits.shape[2]]) as tf.Tensor2D; // [B·N, V]
-  // On webgl a read-back would wait for the GPU in the middle of every step: there the shift stays on the device.
-  if (tf.getBackend() === 'webgl') return tf.sub(flat, tf.logSumExp(flat, -1, true));
-  const m = tf.tensor2d(tf.max(flat, -1, true).dataSync(), [flat.shape[0], 1]); // [B·N, 1], constant
-  const shifted = tf.sub(flat, m); // [B·N, V]
-  return tf.sub(shifted, tf.log(tf.sum(tf.exp(shifted), -1, true)));
+  return tf.logSoftmax(tf.reshape(logits, [-1, logits.shape[2]])) as tf.Tensor2D; // [B·N, V]
 }
 
 /**

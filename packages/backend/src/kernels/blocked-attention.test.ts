@@ -80,5 +80,6 @@ describe('defaultAttentionBlock', () => {
     expect(() => defaultAttentionBlock(0)).toThrow(/defaultAttentionBlock: tokens: expected an integer ≥ 1/);
     expect(() => defaultAttentionBlock(2.5)).toThrow(BackendError);
     expect(() => defaultAttentionBlock(64, 0)).toThrow(/defaultAttentionBlock: rows: expected an integer ≥ 1/);
+    expect(() => defaultAttentionBlock(64, 1.5)).toThrow(/defaultAttentionBlock: rows/);
   });
 });

@@ -10,11 +10,17 @@ export interface Result {
   readonly shape: number[];
 }
 
-/** Runs `f` on cpu and on wasm (from the same host data); returns each result's values and shape. */
-export async function onCpuAndWasm(f: () => tf.Tensor[]): Promise<Record<'cpu' | 'wasm', Result[]>> {
+/**
+ * Runs `f` on cpu and on wasm (from the same host data); returns each result's values and shape. `gradients`:
+ * register tfjs's gradients first (for an `f` that differentiates).
+ */
+export async function onCpuAndWasm(
+  f: () => tf.Tensor[],
+  { gradients = false }: { gradients?: boolean } = {},
+): Promise<Record<'cpu' | 'wasm', Result[]>> {
   const out = {} as Record<'cpu' | 'wasm', Result[]>;
   for (const backend of ['cpu', 'wasm'] as const) {
-    await initEngine({ backend, gradients: false });
+    await initEngine({ backend, gradients });
     const r = tf.tidy(f);
     out[backend] = r.map((t) => ({ values: t.dataSync() as Result['values'], shape: t.shape }));
     tf.dispose(r);

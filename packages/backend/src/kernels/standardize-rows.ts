@@ -22,12 +22,14 @@ const register = simdKernelRegistrar({
   [FORWARD]: ({ simd, output, offset, run }, inputs, attrs) => {
     const x = inputs['x'] as tf.TensorInfo;
     const direction = inputs['direction'] as tf.TensorInfo;
-    const { epsilon } = attrs as unknown as { epsilon: number };
+    const { epsilon, exact } = attrs as unknown as { epsilon: number; exact: boolean };
     const len = x.shape[x.shape.length - 1]!;
     const rows = tf.util.sizeFromShape(x.shape) / len;
     const y = output(x.shape); // shape of x
     const rstd = output([rows]); // [rows]
-    run([y, rstd], () => simd.layer_norm(offset(x), offset(y), offset(rstd), offset(direction), rows, len, epsilon));
+    run([y, rstd], () =>
+      simd.layer_norm(offset(x), offset(y), offset(rstd), offset(direction), rows, len, epsilon, exact ? 1 : 0),
+    );
     return [y, rstd];
   },
   [BACKWARD]: ({ simd, output, offset, run }, inputs) => {
@@ -71,40 +73,39 @@ export function standardizeRowsFused(x: tf.Tensor, epsilon: number, direction?: 
       fix: 'pass the standardised ramp over the feature grid (the exact projection, ε = 0, needs it)',
     });
   }
-  // An ε that float32 rounds to 0 would take the kernel's exact branch without a direction: leave it to the composite.
-  const tiny = epsilon > 0 && Math.fround(epsilon) === 0;
-  if (tf.getBackend() !== 'wasm' || x.size === 0 || tiny || simdKernelsOf(tf.engine().backend) === undefined) {
-    return undefined;
-  }
+  if (tf.getBackend() !== 'wasm' || x.size === 0 || simdKernelsOf(tf.engine().backend) === undefined) return undefined;
   register();
-  const d = direction ?? new Float32Array(n); // [n]; read only where ε = 0
-  const forward = (input: tf.Tensor): tf.Tensor[] => {
-    const dir = tf.tensor1d(d); // [n]
-    try {
-      return tf.engine().runKernel(FORWARD, { x: input, direction: dir }, { epsilon }) as tf.Tensor[]; // y, rstd [rows]
-    } finally {
-      dir.dispose();
-    }
-  };
-  // The gradient saves only x and recomputes y and r (one more forward pass, ≈ a tenth of the backward's kernels
-  // before fusion): nothing but the input is kept for the backward pass.
+  // The exact projection (ε = 0) reads the direction: uploaded once, an input of the op (zero gradient); the
+  // regularised one never reads it, and x stands in for it.
+  const exact = epsilon === 0;
+  const forward = (input: tf.Tensor, dir: tf.Tensor): tf.Tensor[] =>
+    tf.engine().runKernel(FORWARD, { x: input, direction: dir }, { epsilon, exact }) as tf.Tensor[]; // y, rstd [rows]
+  // The gradient saves only the inputs and recomputes y and r (one more forward pass, ≈ a tenth of the backward's
+  // kernels before fusion): no intermediate is kept for the backward pass.
   const run = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const input = args[0] as tf.Tensor;
-    const save = args[1] as tf.GradSaveFunc;
-    save([input]);
-    const [y, rstd] = forward(input);
+    const inputs = args.slice(0, -1) as tf.Tensor[]; // x[, direction]
+    const save = args.at(-1) as tf.GradSaveFunc;
+    save(inputs);
+    const [y, rstd] = forward(inputs[0]!, inputs[1] ?? inputs[0]!);
     rstd!.dispose();
     return {
       value: y!,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [sy, sr] = forward(saved[0]!);
+        const [sy, sr] = forward(saved[0]!, saved[1] ?? saved[0]!);
         try {
-          return tf.engine().runKernel(BACKWARD, { dy, y: sy!, rstd: sr! }, {}) as tf.Tensor;
+          const dx = tf.engine().runKernel(BACKWARD, { dy, y: sy!, rstd: sr! }, {}) as tf.Tensor;
+          return saved.length > 1 ? [dx, tf.zerosLike(saved[1]!)] : dx;
         } finally {
           tf.dispose([sy!, sr!]);
         }
       },
     };
   });
-  return run(x) as tf.Tensor;
+  if (!exact) return run(x) as tf.Tensor;
+  const dir = tf.tensor1d(direction!); // [n]
+  try {
+    return run(x, dir) as tf.Tensor;
+  } finally {
+    dir.dispose();
+  }
 }

@@ -6,22 +6,17 @@ import { expectClose } from '../testing/index.js';
 import { initEngine } from '../engine.js';
 import { wasmMatMulInstalled } from './wasm-matmul.js';
 import { useWasmSimdKernels } from './wasm-simd.js';
+import { onCpuAndWasm, type Result } from './cpu-wasm.fixture.js';
 
-/** Computes `f` on cpu and on wasm from the same host data; returns both results as host arrays and shapes. */
-async function onBoth(
-  f: () => tf.Tensor | tf.Tensor[],
-): Promise<{ cpu: Float32Array[]; wasm: Float32Array[]; shapes: Record<'cpu' | 'wasm', number[][]> }> {
-  const out: Record<string, Float32Array[]> = {};
-  const shapes = {} as Record<'cpu' | 'wasm', number[][]>;
-  for (const backend of ['cpu', 'wasm'] as const) {
-    await initEngine({ backend });
-    const r = tf.tidy(f);
-    const list = Array.isArray(r) ? r : [r];
-    out[backend] = list.map((t) => t.dataSync() as Float32Array);
-    shapes[backend] = list.map((t) => t.shape);
-    tf.dispose(list);
-  }
-  return { cpu: out['cpu']!, wasm: out['wasm']!, shapes };
+/** Computes `f` on cpu and on wasm (gradients registered); returns the results as float arrays and shapes. */
+async function onBoth(f: () => tf.Tensor | tf.Tensor[]) {
+  const res = await onCpuAndWasm(() => [f()].flat(), { gradients: true });
+  const values = (rs: Result[]) => rs.map((r) => r.values as Float32Array);
+  return {
+    cpu: values(res.cpu),
+    wasm: values(res.wasm),
+    shapes: { cpu: res.cpu.map((r) => r.shape), wasm: res.wasm.map((r) => r.shape) },
+  };
 }
 
 describe('wasm BatchMatMul with explicit transposes', () => {
@@ -179,8 +174,25 @@ describe('wasm BatchMatMul with explicit transposes', () => {
     const q = tf.randomNormal([3, 2, 16, 8]);
     const w = tf.randomNormal([8, 5]);
     const before2 = backend.numDataIds();
-    tf.matMul(q, q, false, true).dispose(); // batched on views
-    tf.matMul(q, w).dispose(); // broadcast on views
+    // Without TIDE's SIMD kernels batched products run on views registered in the wasm tensor table: count them, so
+    // the test proves that path ran and that every view it registered was unregistered.
+    const table = (backend as unknown as { wasm: { tfjs: Record<string, (...a: number[]) => void> } }).wasm.tfjs;
+    const [register, unregister] = [table['registerTensor']!, table['disposeData']!];
+    let views = 0;
+    let registered = 0;
+    table['registerTensor'] = (...args) => (views++, registered++, register(...args));
+    table['disposeData'] = (...args) => (views--, unregister(...args));
+    useWasmSimdKernels(false);
+    try {
+      tf.matMul(q, q, false, true).dispose(); // batched on views: 6 products of 3 views (+ transposed k, output)
+      expect(registered).toBeGreaterThanOrEqual(6 * 3);
+      expect(views).toBe(0);
+      tf.matMul(q, w).dispose(); // broadcast: one stacked product
+    } finally {
+      useWasmSimdKernels(true);
+      [table['registerTensor'], table['disposeData']] = [register, unregister];
+    }
+    expect(views).toBe(0);
     expect(backend.numDataIds()).toBe(before2);
     tf.dispose([q, w]);
     expect(backend.numDataIds()).toBe(before);

@@ -8,6 +8,10 @@
  * 256]` 29.8 ms against 3.6 ms). Both are everywhere: the gradient of `c = a·b` is `dc·bᵀ` and `aᵀ·dc`, the LM head
  * tied to the token embedding is `h·Wᵀ`, and every attention product is batched over heads. This kernel
  *
+ * - runs every batched product, and every `aᵀ·b` (weight gradients), with at least {@link SIMD_MIN_ROWS} rows on
+ *   TIDE's SIMD kernel (kernels/wasm-simd.ts: transposes read through strides, one call per batch), except a batch
+ *   of untransposed `a` against a single `b`, which is one stacked XNNPACK product (below); where that kernel
+ *   cannot run, the XNNPACK paths below take these products too;
  * - makes a transpose explicit (the backend's own `Transpose` kernel) when the other operand has at least
  *   {@link EXPLICIT_MIN} rows (columns) to reuse the transposed copy; a single row times a large transposed matrix
  *   (the LM head while generating) keeps the transposed kernel;
@@ -248,11 +252,7 @@ export function installWasmMatMul(): void {
         rows >= EXPLICIT_MIN &&
         inner > 0 &&
         cols > 0 &&
-        batchA > 0 &&
-        batchB > 0 &&
-        (batchA === batchB || batchA === 1 || batchB === 1) &&
-        (ra === rb || batchA === 1 || batchB === 1) &&
-        a.shape.slice(0, -2).every((s, i) => batchA === 1 || batchB === 1 || s === b.shape[i]);
+        batchesCompatible(a.shape, b.shape);
       // A batch of a against one b (b broadcast, a not transposed): a's rows are contiguous, so this is one product
       // [Ba·M, K]·[K, N]; b is packed once, and XNNPACK keeps the packing between calls while b lives.
       if (onViews && batchB === 1 && transposeA !== true) {

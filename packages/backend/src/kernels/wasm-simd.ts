@@ -45,10 +45,20 @@ export interface SimdKernels {
   /** `dx = dy·(s + 2x·s(1 − s)·v′)`, `s = σ(2v)`, `v′ = √(2/π)(1 + 0.134145 x²)`: the gradient of `gelu_tanh`. */
   gelu_tanh_grad(x: number, dy: number, dx: number, n: number): void;
   /**
-   * Per row of `len` floats: `y = (x − μ)/√(β + ε)` (ε > 0), or with ε = 0 `y = (x − μ)/√max(β, 10⁻³⁰)` and the
-   * tie-break direction `dir` where `β < 10⁻¹⁰ μ² + 10⁻³⁰`; `rstd` gets the row's `1/√(·)` (0 when tie-broken).
+   * Per row of `len` floats: `y = (x − μ)/√(β + ε)` (`exact` 0), or the exact projection (`exact` 1, ε unread)
+   * `y = (x − μ)/√max(β, 10⁻³⁰)` and the tie-break direction `dir` where `β < 10⁻¹⁰ μ² + 10⁻³⁰`; `rstd` gets the
+   * row's `1/√(·)` (0 when tie-broken).
    */
-  layer_norm(x: number, out: number, rstd: number, dir: number, rows: number, len: number, eps: number): void;
+  layer_norm(
+    x: number,
+    out: number,
+    rstd: number,
+    dir: number,
+    rows: number,
+    len: number,
+    eps: number,
+    exact: number,
+  ): void;
   /** Per row: `dx = r (dy − mean dy − y · mean(dy ⊙ y))`, `r = rstd`: the gradient of `layer_norm`. */
   layer_norm_grad(dy: number, y: number, rstd: number, dx: number, rows: number, len: number): void;
   /** Allocates `bytes` in the heap (the backend's allocator); returns the offset. */
@@ -188,24 +198,29 @@ export function simdHeapOf(backend: unknown): SimdHeap | undefined {
   return disabled ? undefined : heapWith(boundKernels(backend), backend);
 }
 
+/** The heap of each wasm backend object, built once (kernels call this on every launch). */
+const heaps = new WeakMap<object, SimdHeap>();
+
 function heapWith(simd: SimdKernels | undefined, backend: unknown): SimdHeap | undefined {
+  if (simd === undefined || typeof backend !== 'object' || backend === null) return undefined;
+  const cached = heaps.get(backend);
+  if (cached?.simd === simd) return cached;
   const b = backend as {
     makeOutput?: (shape: number[], dtype: 'float32') => tf.TensorInfo;
-    dataIdMap?: { get(id: object): { memoryOffset: number } | undefined };
+    getMemoryOffset?: (dataId: object) => number;
     disposeData?: (dataId: object) => boolean;
   };
   if (
-    simd === undefined ||
     typeof b.makeOutput !== 'function' ||
-    typeof b.dataIdMap?.get !== 'function' ||
+    typeof b.getMemoryOffset !== 'function' ||
     typeof b.disposeData !== 'function'
   ) {
     return undefined;
   }
-  return {
+  const heap: SimdHeap = {
     simd,
     output: (shape) => b.makeOutput!([...shape], 'float32'),
-    offset: (t) => b.dataIdMap!.get(t.dataId)!.memoryOffset,
+    offset: (t) => b.getMemoryOffset!(t.dataId),
     run: (outputs, call) => {
       try {
         call();
@@ -215,6 +230,8 @@ function heapWith(simd: SimdKernels | undefined, backend: unknown): SimdHeap | u
       }
     },
   };
+  heaps.set(backend, heap);
+  return heap;
 }
 
 /**
